@@ -1,0 +1,299 @@
+/* core/cli.c - `trainer CONFIG`, `trainer predict`, `trainer plugins`. */
+#define _POSIX_C_SOURCE 200809L
+#include "trainer/trainer.h"
+#include "blas_cpu.h"
+#include "session.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: trainer CONFIG.yaml [section.key=value ...]          train (see docs/config.md)\n"
+    "       trainer predict CONFIG.yaml [--attention] [section.key=value ...] TEXT|-\n"
+    "       trainer plugins [CONFIG.yaml]                          list the plugins found\n"
+    "       trainer --version | --help\n";
+
+static int fail(const tr_error *e)
+{
+    fprintf(stderr, "trainer: %s\n", e->msg);
+    return tr_status_exit_code(e->status);
+}
+
+/* A config that cannot be read is a usage error (exit 2) like a bad one. */
+static int fail_config(const tr_error *e)
+{
+    fprintf(stderr, "trainer: %s\n", e->msg);
+    return 2;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "trainer: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see trainer --help)\n");
+    return 2;
+}
+
+/* "section.key=value": a config override, not a text to predict. */
+static int is_override(const char *a)
+{
+    const char *eq = strchr(a, '=');
+    if (!eq || eq == a)
+        return 0;
+    int dot = 0;
+    for (const char *p = a; p < eq; p++) {
+        if (*p == '.') dot = 1;
+        else if (!isalnum((unsigned char)*p) && *p != '_') return 0;
+    }
+    return dot;
+}
+
+static char *checkpoint_path(const tr_config *c)
+{
+    size_t n = strlen(c->run_out) + 32;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/checkpoint.h5", c->run_out);
+    return p;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    const char *path = argv[0];
+    for (int i = 1; i < argc; i++)
+        if (!is_override(argv[i]))
+            return usage_error("unexpected argument '%s' (overrides look like section.key=value)", argv[i]);
+    tr_error err = {0};
+    tr_config *cfg = NULL;
+    if (tr_config_load(&cfg, path, argc - 1, argv + 1, &err))
+        return fail_config(&err);
+    tr_session *s = NULL;
+    if (tr_session_open(&s, cfg, 1, &err))
+        return fail(&err);
+    const tr_config *c = s->cfg;
+    const tr_plugin *P = s->plugin.desc;
+    size_t nparams = 0;
+    for (int i = 0; i < s->reg.n; i++)
+        nparams += s->reg.tensors[i].count;
+    printf("model: %s %s (%s), %zu parameters in %d tensors\n", P->name, P->version, s->plugin.path, nparams, s->reg.n);
+    printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld\n", c->train_size, c->test_size,
+           c->pairs, c->src_len, c->tgt_len);
+    printf("layout: 1 rank x %d threads; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", s->threads,
+           c->batch, s->micro, tr_session_steps_per_epoch(s), c->epochs);
+    fflush(stdout);
+
+    char *ck = checkpoint_path(c);
+    int rc = 0;
+    long spe = tr_session_steps_per_epoch(s);
+    long chunk = c->eval_every > 0 ? c->eval_every * spe : -1;
+    long total = spe * c->epochs;
+    do {
+        if (tr_session_train(s, chunk, stdout, &err)) {
+            rc = fail(&err);
+            break;
+        }
+        if (s->step < total && c->test_size > 0) {
+            double ex, tok;
+            if (tr_session_evaluate(s, &ex, &tok, &err)) {
+                rc = fail(&err);
+                break;
+            }
+            printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", s->step / spe, ex, tok,
+                   c->test_size);
+        }
+    } while (s->step < total);
+    if (!rc) {
+        if (tr_checkpoint_save(s, ck, &err)) {
+            rc = fail(&err);
+        } else {
+            printf("saved %s (step %ld)\n", ck, s->step);
+            double ex, tok;
+            if (c->test_size > 0) {
+                if (tr_session_evaluate(s, &ex, &tok, &err))
+                    rc = fail(&err);
+                else
+                    printf("eval: exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", ex, tok, c->test_size);
+            }
+        }
+    }
+    free(ck);
+    tr_session_close(s);
+    return rc;
+}
+
+/* Prints the attention of each output token over the input characters: one
+ * row per output token, one column per input character, weights in percent;
+ * the last column sums the weight on padding. */
+static void print_attention(const tr_session *s, const char *text, const int32_t *src,
+                            const int32_t *out, const float *attn)
+{
+    const int Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
+    int len = 0;
+    while (len < Tx && src[len] != s->vocabs.src.pad)
+        len++;
+    printf("      ");
+    for (int t = 0; t < len; t++) {
+        char ch = t < (int)strlen(text) ? text[t] : '?';
+        printf(" %3c", ch == ' ' ? '_' : ch);
+    }
+    printf("  pad\n");
+    for (int y = 0; y < Ty; y++) {
+        const char *tok = s->vocabs.tgt.tokens[out[y]];
+        printf("%5s ", tok);
+        double pad = 0;
+        for (int t = 0; t < Tx; t++) {
+            double w = attn[(size_t)y * Tx + t];
+            if (t < len) printf(" %3.0f", 100 * w);
+            else pad += w;
+        }
+        printf("  %3.0f\n", 100 * pad);
+    }
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage_error("%s", "predict needs a config and a text (or - for stdin)");
+    const char *path = argv[0];
+    const char *text = NULL;
+    int attention = 0, nov = 0;
+    char **ov = calloc((size_t)argc, sizeof *ov);
+    if (!ov)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--attention") == 0) attention = 1;
+        else if (is_override(argv[i])) ov[nov++] = argv[i];
+        else if (!text) text = argv[i];
+        else { free(ov); return usage_error("predict takes one text; got another: '%s' (quote the text)", argv[i]); }
+    }
+    if (!text) {
+        free(ov);
+        return usage_error("%s", "predict needs a text to translate, or - to read lines from stdin");
+    }
+    tr_error err = {0};
+    tr_config *cfg = NULL;
+    tr_status st = tr_config_load(&cfg, path, nov, ov, &err);
+    free(ov);
+    if (st)
+        return fail_config(&err);
+    tr_session *s = NULL;
+    if (tr_session_open(&s, cfg, 0, &err))
+        return fail(&err);
+    char *ck = checkpoint_path(s->cfg);
+    if (tr_checkpoint_load(s, ck, &err)) {
+        free(ck);
+        tr_session_close(s);
+        return fail(&err);
+    }
+    free(ck);
+    const int Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
+    int rc = 0;
+    if (strcmp(text, "-") != 0) {
+        int32_t *src = malloc((size_t)Tx * sizeof *src), *out = malloc((size_t)Ty * sizeof *out);
+        float *attn = malloc((size_t)Tx * Ty * sizeof *attn);
+        char buf[4096];
+        if (!src || !out || !attn) rc = 1;
+        else {
+            tr_encode_source(src, text, &s->vocabs, Tx, s->cfg->lowercase);
+            if (tr_session_predict(s, src, 1, out, attn, &err)) rc = fail(&err);
+            else {
+                tr_decode_target(buf, sizeof buf, out, Ty, &s->vocabs);
+                printf("%s\n", buf);
+                if (attention) print_attention(s, text, src, out, attn);
+            }
+        }
+        free(src); free(out); free(attn);
+    } else {
+        /* Lines from stdin, predicted in blocks so the threads have work. */
+        enum { BLOCK = 4096 };
+        int32_t *src = malloc((size_t)BLOCK * Tx * sizeof *src), *out = malloc((size_t)BLOCK * Ty * sizeof *out);
+        char *line = NULL, buf[4096];
+        size_t cap = 0;
+        if (!src || !out) rc = 1;
+        while (!rc) {
+            int n = 0;
+            ssize_t len;
+            while (n < BLOCK && (len = getline(&line, &cap, stdin)) >= 0) {
+                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                    line[--len] = 0;
+                tr_encode_source(src + (size_t)n * Tx, line, &s->vocabs, Tx, s->cfg->lowercase);
+                n++;
+            }
+            if (n == 0) break;
+            if (tr_session_predict(s, src, n, out, NULL, &err)) { rc = fail(&err); break; }
+            for (int i = 0; i < n; i++) {
+                tr_decode_target(buf, sizeof buf, out + (size_t)i * Ty, Ty, &s->vocabs);
+                puts(buf);
+            }
+            if (n < BLOCK) break;
+        }
+        free(line); free(src); free(out);
+    }
+    tr_session_close(s);
+    return rc;
+}
+
+static void list_one(void *ctx, const char *path, const tr_plugin *d, const tr_error *e)
+{
+    int *count = ctx;
+    if (d) {
+        printf("%-16s %-8s ABI %-3d %s\n", d->name, d->version, d->abi_version, path);
+        if (d->description && *d->description)
+            printf("%-16s %s\n", "", d->description);
+        (*count)++;
+    } else {
+        printf("%-16s %s\n", "(not loadable)", e->msg);
+    }
+}
+
+static int cmd_plugins(int argc, char **argv)
+{
+    char *dir = NULL;
+    if (argc > 0) {
+        const char *slash = strrchr(argv[0], '/');
+        dir = slash ? strndup(argv[0], (size_t)(slash - argv[0])) : strdup(".");
+    }
+    const char *dirs[32];
+    char storage[8192];
+    int nd = tr_plugin_search_dirs(dirs, 32, storage, sizeof storage, dir);
+    printf("search path:");
+    for (int i = 0; i < nd; i++)
+        printf(" %s", dirs[i]);
+    printf("\n");
+    int count = 0;
+    tr_plugin_scan(dir, list_one, &count);
+    if (count == 0)
+        printf("no plugins found\n");
+    free(dir);
+    return 0;
+}
+
+int tr_main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s", "no config given");
+    tr_blas_fix_coretype(argv);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("trainer %s (plugin ABI %d)\n", TR_VERSION, TR_ABI_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "plugins") == 0)
+        return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "predict") == 0)
+        return cmd_predict(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0) {
+        if (argc < 3)
+            return usage_error("%s", "train needs a config");
+        return cmd_train(argc - 2, argv + 2);
+    }
+    if (cmd[0] == '-')
+        return usage_error("unknown option '%s'", cmd);
+    return cmd_train(argc - 1, argv + 1);
+}

@@ -1,0 +1,89 @@
+/* core/config.h - the run configuration: YAML (libyaml) into a typed schema.
+ *
+ * Every error is one line "where: what (hint)", where `where` is
+ * "file:line:col" for values from the file and "command line: key=value" for
+ * overrides; unknown keys get a did-you-mean. */
+#ifndef TR_CONFIG_H
+#define TR_CONFIG_H
+
+#include "trainer/plugin.h"
+#include "trainer/status.h"
+
+/* A key under `model:` other than `plugin`, kept as written until the plugin
+ * (which declares the options) is loaded. */
+typedef struct tr_config_kv {
+    char *key;
+    char *value;   /* the scalar's text */
+    char *where;   /* "file:line:col" or "command line: model.x=y" */
+} tr_config_kv;
+
+typedef enum tr_optim_kind { TR_OPTIM_ADAM = 0, TR_OPTIM_SGD = 1 } tr_optim_kind;
+typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0 } tr_data_kind;
+
+typedef struct tr_config {
+    char *path;        /* the config file as given */
+    char *text;        /* the file's text, then one "# override: k=v" line per override */
+
+    /* run: */
+    char *run_name;    /* run.name; default: the config file's base name without extension */
+    char *run_out;     /* run.out; default "results/<run.name>" */
+    long seed;         /* run.seed; default 1 */
+
+    /* model: */
+    char *plugin;      /* model.plugin (required): a name, or a path to a .so */
+    tr_config_kv *model_opts;
+    int n_model_opts;
+    char *plugin_where; /* where model.plugin was given, for errors */
+
+    /* data: */
+    tr_data_kind data_kind; /* data.kind: char_pairs (default) */
+    char *pairs;       /* data.pairs (required): JSON list of [input, output] */
+    char *vocabs;      /* data.vocabs (required): JSON [source vocab, target vocab] */
+    char *pairs_where; /* where data.pairs was given */
+    char *vocabs_where;
+    long train_size;   /* data.train: first N pairs train (required, > 0) */
+    long test_size;    /* data.test: last M pairs held out (default 0) */
+    long src_len;      /* data.src_len (required, > 0): Tx */
+    long tgt_len;      /* data.tgt_len (required, > 0): Ty */
+    int lowercase;     /* data.lowercase; default true */
+
+    /* train: */
+    long epochs;       /* train.epochs; default 1, >= 0 */
+    long batch;        /* train.batch; default 32, > 0: the GLOBAL batch */
+    long micro_batch;  /* train.micro_batch; default 0 = chosen from batch; >= 0 */
+    tr_optim_kind optimizer; /* train.optimizer: adam (default) | sgd */
+    double lr;         /* train.lr; default 0.001, > 0 */
+    double decay;      /* train.decay; default 0, >= 0 (Keras time-based) */
+    double beta1;      /* train.beta1; default 0.9, in [0,1) */
+    double beta2;      /* train.beta2; default 0.999, in [0,1) */
+    double eps;        /* train.eps; default 1e-7, > 0 */
+    double momentum;   /* train.momentum; default 0, in [0,1) (sgd) */
+    int nesterov;      /* train.nesterov; default false (sgd) */
+    double clip_norm;  /* train.clip_norm; default 0 = off, >= 0 (global norm) */
+    int shuffle;       /* train.shuffle; default true */
+    long log_every;    /* train.log_every; default 50 steps, > 0 */
+    long eval_every;   /* train.eval_every; default 0 = only at the end (epochs), >= 0 */
+} tr_config;
+
+/* Loads `path`, applies `overrides` ("a.b=value", value parsed as YAML
+ * scalar text), validates, fills defaults. On error returns TR_ERR_CONFIG
+ * (TR_ERR_IO if the file cannot be read) with the one-line message in err. */
+tr_status tr_config_load(tr_config **out, const char *path, int n_overrides,
+                         char *const *overrides, tr_error *err);
+void tr_config_free(tr_config *c);
+
+/* Binds cfg->model_opts to a plugin's option specs: values[i] gets spec i's
+ * value (from the config or the spec's default). Unknown key (with
+ * did-you-mean among the specs' names), wrong type, enum value not among the
+ * choices, missing required option -> TR_ERR_CONFIG naming where.
+ * String values point into cfg (valid while cfg lives). */
+tr_status tr_config_bind_options(const tr_config *cfg,
+                                 const tr_option_spec *specs, int n_specs,
+                                 tr_option_value *values, tr_error *err);
+
+/* The closest of `candidates` to `word` by edit distance, or NULL if none is
+ * close enough (distance <= max(1, strlen(word)/3)). */
+const char *tr_did_you_mean(const char *word, const char *const *candidates,
+                            int n);
+
+#endif

@@ -1,0 +1,153 @@
+/* trainer/layers.h - layers as plain functions, forward and backward.
+ *
+ * Conventions (llm.c style):
+ *  - outputs first, then inputs, then parameters, dimensions last;
+ *  - row-major, the last dimension contiguous; shapes in the comments;
+ *  - backward functions ACCUMULATE (+=) into every d* buffer they are given,
+ *    so a tensor used twice gets both contributions; a NULL d* is skipped;
+ *  - no allocation, no threads inside: callers parallelise over samples, and
+ *    GEMMs go to single-threaded BLAS.
+ * Dense kernels use Keras' layout [inputs, outputs]. */
+#ifndef TRAINER_LAYERS_H
+#define TRAINER_LAYERS_H
+
+#include <stdint.h>
+#include "trainer/export.h"
+
+TR_EXTERN_C_BEGIN
+
+/* ---- dense: out = in . W + b */
+
+/* out[N,O] = in[N,In] . W[In,O] + b[O]   (b may be NULL)
+ * (not "I": <complex.h>, which OpenBLAS' <cblas.h> includes, defines I) */
+TR_API void tr_dense_forward(float *out, const float *in, const float *W,
+                             const float *b, int N, int In, int O);
+/* din[N,In] += dout . W^T ; dW[In,O] += in^T . dout ; db[O] += sum_n dout */
+TR_API void tr_dense_backward(float *din, float *dW, float *db,
+                              const float *dout, const float *in,
+                              const float *W, int N, int In, int O);
+
+/* ---- embedding (= one-hot input times a kernel): out[n] = table[tok[n]] */
+
+/* out[N,D] = table[tokens[n], :] */
+TR_API void tr_embedding_forward(float *out, const int32_t *tokens,
+                                 const float *table, int N, int D);
+/* dtable[tokens[n], :] += dout[n, :] */
+TR_API void tr_embedding_backward(float *dtable, const float *dout,
+                                  const int32_t *tokens, int N, int D);
+
+/* ---- element-wise activations; backward takes the forward OUTPUT y */
+
+typedef enum tr_act {
+    TR_ACT_LINEAR = 0,
+    TR_ACT_SIGMOID = 1,
+    TR_ACT_HARD_SIGMOID = 2, /* Keras 2: clip(0.2 x + 0.5, 0, 1) */
+    TR_ACT_TANH = 3,
+    TR_ACT_RELU = 4,
+} tr_act;
+
+/* y[n] = act(x[n]); y may equal x */
+TR_API void tr_act_forward(float *y, const float *x, int n, tr_act act);
+/* dx[n] += dy[n] * act'(x[n]), computed from y = act(x) */
+TR_API void tr_act_backward(float *dx, const float *dy, const float *y, int n,
+                            tr_act act);
+
+/* ---- softmax over one axis of a [outer, len, inner] tensor */
+
+/* y = softmax(x) along the middle axis; y may equal x */
+TR_API void tr_softmax_forward(float *y, const float *x, int outer, int len,
+                               int inner);
+/* dx += y * (dy - sum_len(dy * y)) */
+TR_API void tr_softmax_backward(float *dx, const float *dy, const float *y,
+                                int outer, int len, int inner);
+
+/* ---- LSTM (Keras): gates z = x.Wx + h.Wh + b, order i, f, c, o;
+ * i, f, o = recurrent_act(z), g = tanh(z_c); c' = f c + i g; h' = o tanh(c').
+ * The input part xw = x.Wx + b is computed by the caller (dense or
+ * embedding), so one cell serves one-hot, embedded and dense inputs. */
+
+/* One step.
+ * h[B,H], c[B,H]: new state; gates[B,4H]: cache of the activated i,f,g,o.
+ * xw[B,4H]: x.Wx + b; h_prev, c_prev [B,H] (NULL = zeros); Wh[H,4H]. */
+TR_API void tr_lstm_cell_forward(float *h, float *c, float *gates,
+                                 const float *xw, const float *h_prev,
+                                 const float *c_prev, const float *Wh, int B,
+                                 int H, tr_act recurrent_act);
+/* Backward of one step, given dh and dc (the gradients w.r.t. this step's h
+ * and c, each already summed over every use). dc is used as scratch and left
+ * unspecified. Accumulates dxw[B,4H], dh_prev[B,H], dc_prev[B,H], dWh[H,4H];
+ * h_prev/c_prev NULL = zeros (then dh_prev/dc_prev are skipped). */
+TR_API void tr_lstm_cell_backward(float *dxw, float *dh_prev, float *dc_prev,
+                                  float *dWh, const float *dh, float *dc,
+                                  const float *gates, const float *c,
+                                  const float *h_prev, const float *c_prev,
+                                  const float *Wh, int B, int H,
+                                  tr_act recurrent_act);
+
+/* A whole sequence, time-major: step t reads xw[t], writes h_seq[t], c_seq[t],
+ * gates[t]. reverse != 0 runs t = T-1 .. 0 (the backward half of a
+ * bidirectional layer; outputs stay at their own t). Initial state zeros.
+ * h_seq, c_seq [T,B,H]; gates [T,B,4H]; xw [T,B,4H]. */
+TR_API void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
+                            const float *xw, const float *Wh, int T, int B,
+                            int H, int reverse, tr_act recurrent_act);
+/* dh_seq[T,B,H]: gradient w.r.t. every h_seq[t] from outside the layer
+ * (modified: used as scratch). work[2*B*H] scratch. Accumulates dxw[T,B,4H]
+ * and dWh. */
+TR_API void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
+                             const float *h_seq, const float *c_seq,
+                             const float *gates, const float *Wh, float *work,
+                             int T, int B, int H, int reverse,
+                             tr_act recurrent_act);
+
+/* ---- attention pieces */
+
+/* Additive (Bahdanau / concat) energies:
+ *   hidden[b,t,:] = tanh(keys[b,t,:] + query[b,:])
+ *   energy[b,t]   = hidden[b,t,:] . v + (vb ? *vb : 0)
+ * keys[B,T,K] (= values.W, computed once per sequence), query[B,K]
+ * (= s.U + bias, per decoder step), v[K], vb[1] or NULL. */
+TR_API void tr_additive_energy_forward(float *energy, float *hidden,
+                                       const float *keys, const float *query,
+                                       const float *v, const float *vb, int B,
+                                       int T, int K);
+/* Accumulates dkeys[B,T,K], dquery[B,K], dv[K], dvb[1] from denergy[B,T]. */
+TR_API void tr_additive_energy_backward(float *dkeys, float *dquery, float *dv,
+                                        float *dvb, const float *denergy,
+                                        const float *hidden, const float *v,
+                                        int B, int T, int K);
+
+/* Attention weights and context:
+ *   alpha[b,:] = softmax over t of energy[b,t] (mask[b,t] == 0 -> weight 0;
+ *                mask NULL = all valid; a row with no valid t gets all 0)
+ *   ctx[b,:]   = sum_t alpha[b,t] * values[b,t,:]
+ * energy, alpha [B,T]; values [B,T,D]; ctx [B,D]; mask [B,T] or NULL. */
+TR_API void tr_attention_forward(float *ctx, float *alpha, const float *energy,
+                                 const float *values, const uint8_t *mask,
+                                 int B, int T, int D);
+/* Accumulates denergy[B,T] and dvalues[B,T,D] from dctx[B,D]. */
+TR_API void tr_attention_backward(float *denergy, float *dvalues,
+                                  const float *dctx, const float *alpha,
+                                  const float *values, int B, int T, int D);
+
+/* ---- loss: softmax + categorical cross-entropy over C classes */
+
+/* probs[N,C] = softmax(logits); returns sum_n -log(probs[n, target[n]]).
+ * A target < 0 is ignored (no loss, no gradient): padding. */
+TR_API double tr_softmax_xent_forward(float *probs, const float *logits,
+                                      const int32_t *targets, int N, int C);
+/* dlogits[N,C] += scale * (probs - onehot(target)) */
+TR_API void tr_softmax_xent_backward(float *dlogits, const float *probs,
+                                     const int32_t *targets, float scale,
+                                     int N, int C);
+
+/* ---- small helpers */
+
+/* y[n] += x[n] */
+TR_API void tr_add_inplace(float *y, const float *x, long n);
+/* out[A,B] = in[B,A]^T, for switching batch-major <-> time-major */
+TR_API void tr_transpose(float *out, const float *in, int A, int B);
+
+TR_EXTERN_C_END
+
+#endif

@@ -1,0 +1,52 @@
+/* trainer/params.h - the parameter registry.
+ *
+ * Every parameter of a model lives in one contiguous float buffer and every
+ * gradient in another with the same layout; a tensor is a named slice of it.
+ * A plugin registers its tensors once, in create(), and keeps the offsets it
+ * gets back; at train/predict time the core hands it the buffers' base
+ * pointers. Initial values are drawn by the core from (seed, tensor name), so
+ * they never depend on registration order, rank or thread. */
+#ifndef TRAINER_PARAMS_H
+#define TRAINER_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "trainer/export.h"
+#include "trainer/status.h"
+
+TR_EXTERN_C_BEGIN
+
+#define TR_MAX_DIMS 4
+#define TR_MAX_NAME 64
+
+/* Append-only. */
+typedef enum tr_init_kind {
+    TR_INIT_ZEROS = 0,
+    TR_INIT_CONST = 1,          /* every value = a */
+    TR_INIT_UNIFORM = 2,        /* U(a, b) */
+    TR_INIT_NORMAL = 3,         /* N(a, b^2) */
+    TR_INIT_GLOROT_UNIFORM = 4, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+    TR_INIT_ORTHOGONAL = 5,     /* 2-D, rows or columns orthonormal (Keras 'orthogonal'), times a (0 means 1) */
+    TR_INIT_LSTM_BIAS = 6,      /* [4H] in gate order i,f,c,o: zeros but the forget gate = 1 */
+} tr_init_kind;
+
+typedef struct tr_init {
+    tr_init_kind kind;
+    float a, b;
+} tr_init;
+
+/* fan_in / fan_out for Glorot: shape [fan_in, fan_out] for 2-D (Keras kernel
+ * layout [inputs, outputs]); for 4-D conv kernels [out, in, kh, kw]:
+ * fan_in = in*kh*kw, fan_out = out*kh*kw. */
+
+typedef struct tr_registry tr_registry;
+
+/* Registers tensor `name` of the given shape; *offset receives its position
+ * (in floats) in the parameter and gradient buffers. Names must be unique. */
+TR_API tr_status tr_param_add(tr_registry *reg, const char *name, int ndim,
+                              const int *shape, tr_init init, size_t *offset,
+                              tr_error *err);
+
+TR_EXTERN_C_END
+
+#endif

@@ -1,0 +1,132 @@
+/* trainer/plugin.h - the model plugin ABI, version 1.
+ *
+ * A plugin is a shared object exporting one symbol, TR_PLUGIN_ENTRY_NAME, a
+ * function returning a pointer to a constant tr_plugin descriptor. The core
+ * dlopen()s it with RTLD_NOW | RTLD_LOCAL, checks abi_version, and calls the
+ * function table. A plugin owns only its model: it registers parameters,
+ * runs forward + backward over a sub-batch (accumulating gradients), and
+ * predicts. It never prints, never writes files, never calls MPI.
+ *
+ * Threading: train() and predict() are called concurrently from several
+ * threads on the same model, each with its own gradient buffer and scratch;
+ * they must only read the model and params.
+ *
+ * ABI rules: structs here grow by appending fields only, and carry their own
+ * size so an older plugin keeps loading; enums are append-only. A change
+ * that breaks that bumps TR_ABI_VERSION (and libtrainer's SOVERSION). */
+#ifndef TRAINER_PLUGIN_H
+#define TRAINER_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "trainer/export.h"
+#include "trainer/status.h"
+#include "trainer/params.h"
+
+TR_EXTERN_C_BEGIN
+
+#define TR_ABI_VERSION 1
+/* The entry symbol's name is the same for every ABI; the descriptor's first
+ * two fields (size, abi_version) are frozen forever, so the core can always
+ * read which ABI a plugin was built for and name both versions on mismatch. */
+#define TR_PLUGIN_ENTRY_NAME "tr_plugin_entry"
+
+/* ---- model options: declared by the plugin, read from the YAML `model:` map */
+
+typedef enum tr_opt_type {
+    TR_OPT_INT = 0,
+    TR_OPT_FLOAT = 1,
+    TR_OPT_BOOL = 2,
+    TR_OPT_STRING = 3,
+    TR_OPT_ENUM = 4, /* one of `choices`, "a|b|c"; value.i is its index */
+} tr_opt_type;
+
+typedef struct tr_option_spec {
+    const char *name;
+    tr_opt_type type;
+    const char *default_value; /* as YAML text; NULL = required */
+    const char *choices;       /* TR_OPT_ENUM only: "a|b|c" */
+    const char *help;
+} tr_option_spec;
+
+typedef struct tr_option_value {
+    long i;        /* INT, BOOL (0/1), ENUM (index into choices) */
+    double f;      /* FLOAT */
+    const char *s; /* STRING and ENUM (the chosen name); owned by the core */
+} tr_option_value;
+
+/* ---- what the core tells the plugin at create() */
+
+typedef struct tr_model_info {
+    size_t size;        /* sizeof(tr_model_info) as the core was built */
+    int src_len;        /* tokens per source sequence (Tx) */
+    int tgt_len;        /* tokens per target sequence (Ty) */
+    int src_vocab;      /* source vocabulary size */
+    int tgt_vocab;      /* target vocabulary size */
+    int src_pad;        /* id of the source padding token, -1 if none */
+    int tgt_pad;        /* id of the target padding token, -1 if none */
+    int max_batch;      /* the most samples one train/predict call will get */
+    const tr_option_value *options; /* one per descriptor option, same order */
+} tr_model_info;
+
+/* ---- a sub-batch */
+
+typedef struct tr_batch {
+    size_t size;          /* sizeof(tr_batch) as the core was built */
+    int n;                /* samples */
+    const int32_t *src;   /* [n, src_len] source token ids */
+    const int32_t *tgt;   /* [n, tgt_len] target token ids; NULL in predict */
+} tr_batch;
+
+/* What predict() fills; any pointer may be NULL (not wanted). */
+typedef struct tr_prediction {
+    size_t size;
+    int32_t *tokens;      /* [n, tgt_len] greedy output ids */
+    float *attention;     /* [n, tgt_len, src_len] attention weights */
+} tr_prediction;
+
+typedef struct tr_model tr_model; /* opaque, defined by each plugin */
+
+typedef struct tr_plugin {
+    size_t size;          /* sizeof(tr_plugin) as the plugin was built */
+    int abi_version;      /* TR_ABI_VERSION the plugin was built against */
+    const char *name;     /* what configs name in model.plugin */
+    const char *version;  /* the plugin's own version, e.g. "1.0.0" */
+    const char *description;
+    const tr_option_spec *options;
+    int n_options;
+    const char *attention_axes; /* names of the attention map's axes, e.g. "sample,target,source" */
+
+    /* Registers parameters into reg and returns the model in *out. */
+    tr_status (*create)(tr_model **out, tr_registry *reg,
+                        const tr_model_info *info, tr_error *err);
+    void (*destroy)(tr_model *m);
+
+    /* Bytes of scratch one call over up to `n` samples needs (activations,
+     * caches). The core allocates it once per thread. */
+    size_t (*scratch_bytes)(const tr_model *m, int n);
+
+    /* Forward + backward over the batch: ADDS d(sum of per-sample losses)/d
+     * params into grads (same layout as params) and returns the summed loss in
+     * *loss. The core divides by the global batch size. */
+    tr_status (*train)(const tr_model *m, const float *params, float *grads,
+                       void *scratch, const tr_batch *b, double *loss,
+                       tr_error *err);
+
+    /* Greedy prediction (no teacher forcing). */
+    tr_status (*predict)(const tr_model *m, const float *params, void *scratch,
+                         const tr_batch *b, tr_prediction *out, tr_error *err);
+} tr_plugin;
+
+typedef const tr_plugin *(*tr_plugin_entry_fn)(void);
+
+/* Define the entry symbol: TR_PLUGIN_DEFINE(my_descriptor); */
+#define TR_PLUGIN_DEFINE(desc)                                              \
+    TR_EXTERN_C_BEGIN                                                       \
+    TR_PLUGIN_EXPORT const tr_plugin *tr_plugin_entry(void);                \
+    TR_EXTERN_C_END                                                         \
+    const tr_plugin *tr_plugin_entry(void) { return &(desc); }
+
+TR_EXTERN_C_END
+
+#endif

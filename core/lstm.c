@@ -1,0 +1,254 @@
+/* core/lstm.c - Keras LSTM cell and sequence, forward and backward
+ * (trainer/layers.h). Gate order i, f, c(g), o in blocks of H columns. */
+#include "trainer/layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+/* tanh through expf: glibc's tanhf (via expm1f) is ~4x slower. Absolute
+ * error <= 9e-8 over the whole range, as good as tanhf's (only the relative
+ * error near 0 is worse: tanh(1e-5) is good to ~3e-8, not to an ulp).
+ * t in (0, 1], so no overflow; large |x| gives t = 0 and exactly +-1. */
+static inline float tanh_fast(float x)
+{
+    float t = expf(-2.0f * fabsf(x));
+    return copysignf((1.0f - t) / (1.0f + t), x);
+}
+
+/* The backward GEMMs need the pre-activation gate gradient dz as a matrix,
+ * and the contract gives the cell no [B,4H] scratch (nor may it allocate),
+ * so dz is built in tiles of at most this many floats on the stack (32 KiB;
+ * B=25 rows of 4H=256 fit in one tile). */
+#define TR_LSTM_DZ_TILE 8192
+
+/* v[u] *= act'(.) given the activation's output y[u] */
+static void mul_act_grad(float *restrict v, const float *restrict y, int n,
+                         tr_act act)
+{
+    switch (act) {
+    case TR_ACT_LINEAR:
+        break;
+    case TR_ACT_SIGMOID:
+        for (int u = 0; u < n; u++)
+            v[u] *= y[u] * (1.0f - y[u]);
+        break;
+    case TR_ACT_HARD_SIGMOID:
+        for (int u = 0; u < n; u++)
+            v[u] = ((y[u] > 0.0f) & (y[u] < 1.0f)) ? 0.2f * v[u] : 0.0f;
+        break;
+    case TR_ACT_TANH:
+        for (int u = 0; u < n; u++)
+            v[u] *= 1.0f - y[u] * y[u];
+        break;
+    case TR_ACT_RELU:
+        for (int u = 0; u < n; u++)
+            v[u] = y[u] > 0.0f ? v[u] : 0.0f;
+        break;
+    }
+}
+
+void tr_lstm_cell_forward(float *restrict h, float *restrict c,
+                          float *restrict gates, const float *restrict xw,
+                          const float *restrict h_prev,
+                          const float *restrict c_prev,
+                          const float *restrict Wh, int B, int H,
+                          tr_act recurrent_act)
+{
+    if (B <= 0 || H <= 0)
+        return;
+    const size_t G = 4 * (size_t)H;
+    memcpy(gates, xw, (size_t)B * G * sizeof *gates);
+    /* z = xw + h_prev . Wh */
+    if (h_prev)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)G, H,
+                    1.0f, h_prev, H, Wh, (int)G, 1.0f, gates, (int)G);
+    for (size_t b = 0; b < (size_t)B; b++) {
+        float *restrict z = gates + b * G;
+        tr_act_forward(z, z, 2 * H, recurrent_act);          /* i, f */
+        tr_act_forward(z + 2 * H, z + 2 * H, H, TR_ACT_TANH); /* g */
+        tr_act_forward(z + 3 * H, z + 3 * H, H, recurrent_act); /* o */
+        const float *restrict gi = z, *restrict gf = z + H,
+                              *restrict gg = z + 2 * H, *restrict go = z + 3 * H;
+        float *restrict cb = c + b * (size_t)H;
+        float *restrict hb = h + b * (size_t)H;
+        if (c_prev) {
+            const float *restrict cp = c_prev + b * (size_t)H;
+            for (int u = 0; u < H; u++)
+                cb[u] = gf[u] * cp[u] + gi[u] * gg[u];
+        } else {
+            for (int u = 0; u < H; u++)
+                cb[u] = gi[u] * gg[u];
+        }
+        for (int u = 0; u < H; u++)
+            hb[u] = go[u] * tanh_fast(cb[u]);
+    }
+}
+
+void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
+                           float *restrict dc_prev, float *restrict dWh,
+                           const float *restrict dh, float *restrict dc,
+                           const float *restrict gates,
+                           const float *restrict c,
+                           const float *restrict h_prev,
+                           const float *restrict c_prev,
+                           const float *restrict Wh, int B, int H,
+                           tr_act recurrent_act)
+{
+    if (B <= 0 || H <= 0)
+        return;
+    const size_t G = 4 * (size_t)H;
+    const size_t Hs = (size_t)H;
+
+    /* dc <- total gradient w.r.t. this step's c (h = o tanh(c) uses it too);
+     * then dc_prev += dc * f. */
+    for (size_t b = 0; b < (size_t)B; b++) {
+        const float *restrict go = gates + b * G + 3 * Hs;
+        const float *restrict cb = c + b * Hs;
+        const float *restrict dhb = dh + b * Hs;
+        float *restrict dcb = dc + b * Hs;
+        for (int u = 0; u < H; u++) {
+            float tc = tanh_fast(cb[u]);
+            dcb[u] += dhb[u] * go[u] * (1.0f - tc * tc);
+        }
+        if (dc_prev && c_prev) {
+            const float *restrict gf = gates + b * G + Hs;
+            float *restrict dcp = dc_prev + b * Hs;
+            for (int u = 0; u < H; u++)
+                dcp[u] += dcb[u] * gf[u];
+        }
+    }
+
+    /* dz = d(pre-activation gates), built tile by tile:
+     * columns [j0, j1) of rows [r0, r1). */
+    float dz[TR_LSTM_DZ_TILE];
+    const size_t cols = G < TR_LSTM_DZ_TILE ? G : TR_LSTM_DZ_TILE;
+    const size_t rows = TR_LSTM_DZ_TILE / cols;
+    for (size_t j0 = 0; j0 < G; j0 += cols) {
+        const size_t j1 = j0 + cols < G ? j0 + cols : G;
+        const size_t w = j1 - j0;
+        for (size_t r0 = 0; r0 < (size_t)B; r0 += rows) {
+            const size_t r1 = r0 + rows < (size_t)B ? r0 + rows : (size_t)B;
+            for (size_t r = r0; r < r1; r++) {
+                const float *restrict z = gates + r * G;
+                const float *restrict gi = z, *restrict gf = z + Hs,
+                                      *restrict gg = z + 2 * Hs,
+                                      *restrict go = z + 3 * Hs;
+                const float *restrict dcb = dc + r * Hs;
+                const float *restrict dhb = dh + r * Hs;
+                const float *restrict cb = c + r * Hs;
+                const float *restrict cp = c_prev ? c_prev + r * Hs : NULL;
+                float *restrict dzr = dz + (r - r0) * w;
+                /* each gate k covers columns [kH, (k+1)H) */
+                for (size_t k = 0; k < 4; k++) {
+                    size_t a = k * Hs > j0 ? k * Hs : j0;
+                    size_t e = (k + 1) * Hs < j1 ? (k + 1) * Hs : j1;
+                    if (a >= e)
+                        continue;
+                    const int n = (int)(e - a);
+                    const size_t u0 = a - k * Hs; /* first unit */
+                    float *restrict out = dzr + (a - j0);
+                    switch (k) {
+                    case 0: /* i: dc * g */
+                        for (int u = 0; u < n; u++)
+                            out[u] = dcb[u0 + u] * gg[u0 + u];
+                        mul_act_grad(out, gi + u0, n, recurrent_act);
+                        break;
+                    case 1: /* f: dc * c_prev */
+                        if (cp) {
+                            for (int u = 0; u < n; u++)
+                                out[u] = dcb[u0 + u] * cp[u0 + u];
+                            mul_act_grad(out, gf + u0, n, recurrent_act);
+                        } else {
+                            memset(out, 0, (size_t)n * sizeof *out);
+                        }
+                        break;
+                    case 2: /* g: dc * i * tanh' */
+                        for (int u = 0; u < n; u++) {
+                            float g = gg[u0 + u];
+                            out[u] = dcb[u0 + u] * gi[u0 + u] * (1.0f - g * g);
+                        }
+                        break;
+                    default: /* o: dh * tanh(c) */
+                        for (int u = 0; u < n; u++)
+                            out[u] = dhb[u0 + u] * tanh_fast(cb[u0 + u]);
+                        mul_act_grad(out, go + u0, n, recurrent_act);
+                        break;
+                    }
+                }
+                if (dxw) {
+                    float *restrict dx = dxw + r * G + j0;
+                    for (size_t j = 0; j < w; j++)
+                        dx[j] += dzr[j];
+                }
+            }
+            if (!h_prev)
+                continue;
+            const int nr = (int)(r1 - r0);
+            /* dWh[:, j0:j1] += h_prev[r0:r1]^T . dz */
+            if (dWh)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, (int)w,
+                            nr, 1.0f, h_prev + r0 * Hs, H, dz, (int)w, 1.0f,
+                            dWh + j0, (int)G);
+            /* dh_prev[r0:r1] += dz . Wh[:, j0:j1]^T */
+            if (dh_prev)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, H,
+                            (int)w, 1.0f, dz, (int)w, Wh + j0, (int)G, 1.0f,
+                            dh_prev + r0 * Hs, H);
+        }
+    }
+}
+
+void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
+                     const float *xw, const float *Wh, int T, int B, int H,
+                     int reverse, tr_act recurrent_act)
+{
+    if (T <= 0 || B <= 0 || H <= 0)
+        return;
+    const size_t BH = (size_t)B * (size_t)H, BG = 4 * BH;
+    for (int s = 0; s < T; s++) {
+        const size_t t = (size_t)(reverse ? T - 1 - s : s);
+        const float *hp = NULL, *cp = NULL;
+        if (s > 0) {
+            const size_t tp = reverse ? t + 1 : t - 1;
+            hp = h_seq + tp * BH;
+            cp = c_seq + tp * BH;
+        }
+        tr_lstm_cell_forward(h_seq + t * BH, c_seq + t * BH, gates + t * BG,
+                             xw + t * BG, hp, cp, Wh, B, H, recurrent_act);
+    }
+}
+
+void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
+                      const float *h_seq, const float *c_seq,
+                      const float *gates, const float *Wh, float *work, int T,
+                      int B, int H, int reverse, tr_act recurrent_act)
+{
+    if (T <= 0 || B <= 0 || H <= 0)
+        return;
+    const size_t BH = (size_t)B * (size_t)H, BG = 4 * BH;
+    /* dc of the current step and of the one before it (in processing
+     * order); the recurrent dh goes straight into dh_seq[previous t]. */
+    float *dc = work, *dc_prev = work + BH;
+    memset(dc, 0, BH * sizeof *dc);
+    for (int s = T - 1; s >= 0; s--) {
+        const size_t t = (size_t)(reverse ? T - 1 - s : s);
+        float *dhp = NULL;
+        const float *hp = NULL, *cp = NULL;
+        if (s > 0) {
+            const size_t tp = reverse ? t + 1 : t - 1;
+            dhp = dh_seq + tp * BH;
+            hp = h_seq + tp * BH;
+            cp = c_seq + tp * BH;
+            memset(dc_prev, 0, BH * sizeof *dc_prev);
+        }
+        tr_lstm_cell_backward(dxw ? dxw + t * BG : NULL, dhp,
+                              s > 0 ? dc_prev : NULL, dWh, dh_seq + t * BH, dc,
+                              gates + t * BG, c_seq + t * BH, hp, cp, Wh, B, H,
+                              recurrent_act);
+        float *tmp = dc;
+        dc = dc_prev;
+        dc_prev = tmp;
+    }
+}

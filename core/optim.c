@@ -1,0 +1,76 @@
+/* core/optim.c - Keras 2 optimizers, time-based decay, global-norm clipping.
+ *
+ * Parameters, moments and velocities are float; the scalars derived from the
+ * hyper-parameters (Adam's bias-corrected lr_t, 1 - beta) are computed in
+ * double and rounded to float once per call, so the element loop is plain
+ * float arithmetic in index order. Deterministic and single-threaded. */
+#include "optim.h"
+
+#include <math.h>
+
+double tr_lr_decayed(double lr0, double decay, long iterations)
+{
+    if (decay <= 0.0 || iterations <= 0)
+        return lr0;
+    return lr0 / (1.0 + decay * (double)iterations);
+}
+
+void tr_adam_update(float *p, float *m, float *v, const float *g, long n,
+                    double lr, double beta1, double beta2, double eps, long t)
+{
+    if (n <= 0)
+        return;
+    if (t < 1)
+        t = 1;
+    double td = (double)t;
+    double lr_t = lr * sqrt(1.0 - pow(beta2, td)) / (1.0 - pow(beta1, td));
+
+    const float b1 = (float)beta1, c1 = (float)(1.0 - beta1);
+    const float b2 = (float)beta2, c2 = (float)(1.0 - beta2);
+    const float lrt = (float)lr_t, e = (float)eps;
+    for (long i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = b1 * m[i] + c1 * gi;
+        float vi = b2 * v[i] + c2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= lrt * mi / (sqrtf(vi) + e);
+    }
+}
+
+void tr_sgd_update(float *p, float *vel, const float *g, long n, double lr,
+                   double momentum, int nesterov)
+{
+    if (n <= 0)
+        return;
+    const float mu = (float)momentum, a = (float)lr;
+    for (long i = 0; i < n; i++) {
+        float vi = mu * vel[i] - a * g[i];
+        vel[i] = vi;
+        if (nesterov)
+            p[i] += mu * vi - a * g[i];
+        else
+            p[i] += vi;
+    }
+}
+
+double tr_global_norm(const float *g, long n)
+{
+    double s = 0.0;
+    for (long i = 0; i < n; i++) {
+        double x = (double)g[i];
+        s += x * x;
+    }
+    return sqrt(s);
+}
+
+double tr_clip_global_norm(float *g, long n, double max_norm)
+{
+    double norm = tr_global_norm(g, n);
+    if (max_norm > 0.0 && norm > max_norm) {
+        double scale = max_norm / norm;
+        for (long i = 0; i < n; i++)
+            g[i] = (float)((double)g[i] * scale);
+    }
+    return norm;
+}

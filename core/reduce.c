@@ -1,0 +1,71 @@
+/* core/reduce.c - fixed-point int64 accumulation of micro-shard gradients. */
+#include "reduce.h"
+
+#include <math.h>
+#include <string.h>
+
+int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
+                    size_t stride, const tr_registry *reg)
+{
+    int bad = -1;
+    for (int t = 0; t < reg->n; t++) {
+        const tr_tensor *tt = &reg->tensors[t];
+        float m = 0.0f;
+        int finite = 1;
+        for (int s = 0; s < nshards; s++) {
+            const float *g = shards + (size_t)s * stride + tt->offset;
+            for (size_t i = 0; i < tt->count; i++) {
+                float a = fabsf(g[i]);
+                m = a > m ? a : m;
+                finite &= isfinite(a) != 0;
+            }
+        }
+        maxabs[t] = m;
+        if (!finite && bad < 0)
+            bad = t;
+    }
+    return bad;
+}
+
+void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
+                     int total_shards)
+{
+    int headroom = 0;
+    while ((1L << headroom) < (long)total_shards + 1)
+        headroom++;
+    for (int t = 0; t < ntensors; t++) {
+        int e = 0;
+        if (maxabs[t] > 0.0f)
+            frexpf(maxabs[t], &e); /* maxabs < 2^e */
+        scales[t] = ldexp(1.0, 62 - headroom - e);
+    }
+}
+
+void tr_exact_quantize_sum(int64_t *acc, const float *shards, int nshards,
+                           size_t stride, const tr_registry *reg,
+                           const double *scales)
+{
+    memset(acc, 0, stride * sizeof *acc);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < reg->n; t++) {
+        const tr_tensor *tt = &reg->tensors[t];
+        const double sc = scales[t];
+        int64_t *a = acc + tt->offset;
+        for (int s = 0; s < nshards; s++) {
+            const float *g = shards + (size_t)s * stride + tt->offset;
+            for (size_t i = 0; i < tt->count; i++)
+                a[i] += (int64_t)llrint((double)g[i] * sc);
+        }
+    }
+}
+
+void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
+                       const double *scales, double divisor)
+{
+    for (int t = 0; t < reg->n; t++) {
+        const tr_tensor *tt = &reg->tensors[t];
+        const double f = 1.0 / (scales[t] * divisor);
+        for (size_t i = 0; i < tt->count; i++)
+            out[tt->offset + i] = (float)((double)acc[tt->offset + i] * f);
+    }
+}

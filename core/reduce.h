@@ -1,0 +1,36 @@
+/* core/reduce.h - exact, order-independent gradient sums.
+ *
+ * Each micro-shard's gradient is computed in float. To make the sum over
+ * micro-shards independent of how they were spread over threads and ranks,
+ * each value is turned into a 64-bit fixed-point integer with a per-tensor
+ * power-of-two scale taken from the global max |g| of that tensor, and the
+ * integers are summed (integer addition is associative). The scale leaves
+ * ceil(log2(shards+1)) bits of headroom, so the sum can never overflow.
+ *
+ * The phases are separate so that ranks can combine between them:
+ *   maxabs -> (allreduce MAX) -> scales -> quantize_sum -> (allreduce SUM) -> to_float */
+#ifndef TR_REDUCE_H
+#define TR_REDUCE_H
+
+#include <stdint.h>
+#include "registry.h"
+
+/* maxabs[t] = max over shards and elements of tensor t of |g|; returns the
+ * index of a tensor holding a NaN or infinity, or -1. shards: [nshards, stride]. */
+int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
+                    size_t stride, const tr_registry *reg);
+
+/* scales[t] = 2^k with maxabs[t] * 2^k * total_shards < 2^62. */
+void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
+                     int total_shards);
+
+/* acc[i] = sum_s round(shards[s][i] * scale(tensor of i)); acc has stride entries. */
+void tr_exact_quantize_sum(int64_t *acc, const float *shards, int nshards,
+                           size_t stride, const tr_registry *reg,
+                           const double *scales);
+
+/* out[i] = acc[i] / scale / divisor (rounded once to float). */
+void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
+                       const double *scales, double divisor);
+
+#endif

@@ -1,0 +1,34 @@
+/* core/registry.h - the core's side of the parameter registry (params.h). */
+#ifndef TR_REGISTRY_H
+#define TR_REGISTRY_H
+
+#include "trainer/params.h"
+
+typedef struct tr_tensor {
+    char name[TR_MAX_NAME];
+    int ndim;
+    int shape[TR_MAX_DIMS];
+    size_t offset; /* in floats, aligned to TR_PARAM_ALIGN */
+    size_t count;  /* product of shape */
+    tr_init init;
+} tr_tensor;
+
+/* Tensors start on 16-float (64-byte) boundaries so kernels can vectorise. */
+#define TR_PARAM_ALIGN 16
+
+struct tr_registry {
+    tr_tensor *tensors;
+    int n, cap;
+    size_t total; /* floats in the buffer, padding included */
+};
+
+void tr_registry_free(tr_registry *r);
+const tr_tensor *tr_registry_find(const tr_registry *r, const char *name);
+/* Fills params (r->total floats) with each tensor's initial values, drawn
+ * from (seed, tensor name); padding is zero. */
+tr_status tr_registry_init_values(const tr_registry *r, float *params,
+                                  uint64_t seed, tr_error *err);
+/* "[32, 128]" into buf. */
+const char *tr_shape_str(char *buf, size_t len, int ndim, const int *shape);
+
+#endif

@@ -1,0 +1,364 @@
+/* core/session.c - open a model with its data; the data-parallel train step.
+ *
+ * A step: the global batch is cut into micro-shards of g samples; threads
+ * take shards; each shard's gradient lands in its own float buffer; the
+ * buffers are summed exactly (reduce.h), divided by the batch size, clipped,
+ * and the optimizer applies one update. The result does not depend on the
+ * number of threads (DESIGN.md, "Parallelism"). */
+#define _POSIX_C_SOURCE 200809L
+#include "session.h"
+#include "optim.h"
+#include "reduce.h"
+#include "rng.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern void openblas_set_num_threads(int);
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *xalloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64))
+        return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+/* The micro-shard size: configured, or a quarter of the batch (at least 1),
+ * which keeps GEMMs reasonably wide and gives 4 shards to spread. It depends
+ * only on the config, never on the layout, so results do not either. */
+static int micro_size(const tr_config *c)
+{
+    long g = c->micro_batch > 0 ? c->micro_batch : (c->batch + 3) / 4;
+    if (g > c->batch)
+        g = c->batch;
+    return (int)(g < 1 ? 1 : g);
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    return strndup(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1);
+}
+
+tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
+                          tr_error *err)
+{
+    *out = NULL;
+    tr_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        tr_config_free(cfg);
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    }
+    s->cfg = cfg;
+    s->perm_epoch = -1;
+    tr_status st;
+    char *cdir = dir_of(cfg->path);
+    st = tr_plugin_open(&s->plugin, cfg->plugin, cdir, err);
+    free(cdir);
+    if (st) {
+        /* Say where in the config the plugin was named. */
+        char msg[TR_ERROR_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        tr_error_set(err, st, "%s: %s", cfg->plugin_where, msg);
+        goto fail;
+    }
+    const tr_plugin *P = s->plugin.desc;
+    s->options = calloc((size_t)(P->n_options > 0 ? P->n_options : 1), sizeof *s->options);
+    if (!s->options) { st = tr_error_set(err, TR_ERR_NOMEM, "out of memory"); goto fail; }
+    if ((st = tr_config_bind_options(cfg, P->options, P->n_options, s->options, err)))
+        goto fail;
+    if ((st = tr_vocabs_load(&s->vocabs, cfg, err)))
+        goto fail;
+    if (with_data && (st = tr_pairs_load(&s->pairs, cfg, &s->vocabs, err)))
+        goto fail;
+
+    s->threads = omp_get_max_threads();
+    s->micro = micro_size(cfg);
+    s->max_shards = (int)((cfg->batch + s->micro - 1) / s->micro);
+    openblas_set_num_threads(1); /* we parallelise over shards ourselves */
+
+    tr_model_info info = {
+        .size = sizeof info,
+        .src_len = (int)cfg->src_len, .tgt_len = (int)cfg->tgt_len,
+        .src_vocab = s->vocabs.src.n, .tgt_vocab = s->vocabs.tgt.n,
+        .src_pad = s->vocabs.src.pad, .tgt_pad = s->vocabs.tgt.pad,
+        .max_batch = s->micro, .options = s->options,
+    };
+    tr_error perr = {0};
+    if (P->create(&s->model, &s->reg, &info, &perr) || !s->model) {
+        st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' (%s): create failed: %s", P->name, s->plugin.path,
+                          perr.msg[0] ? perr.msg : "no reason given");
+        goto fail;
+    }
+    if (s->reg.n == 0) {
+        st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' registered no parameters", P->name);
+        goto fail;
+    }
+    size_t total = s->reg.total;
+    s->plugin_scratch = (P->scratch_bytes(s->model, s->micro) + 63) / 64 * 64;
+    size_t tok = (size_t)s->micro * (size_t)(cfg->src_len + cfg->tgt_len) * sizeof(int32_t);
+    s->scratch_stride = s->plugin_scratch + (tok + 63) / 64 * 64;
+    s->params = xalloc(total * sizeof(float));
+    s->grad = xalloc(total * sizeof(float));
+    s->opt_m = xalloc(total * sizeof(float));
+    s->opt_v = xalloc(total * sizeof(float));
+    s->shard_grads = xalloc((size_t)s->max_shards * total * sizeof(float));
+    s->acc = xalloc(total * sizeof(int64_t));
+    s->maxabs = xalloc((size_t)s->reg.n * sizeof(float));
+    s->scales = xalloc((size_t)s->reg.n * sizeof(double));
+    s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
+    s->shard_err = xalloc((size_t)s->max_shards * sizeof(tr_error));
+    s->scratch = xalloc((size_t)s->threads * s->scratch_stride);
+    s->perm = xalloc((size_t)(s->pairs.n > 0 ? s->pairs.n : 1) * sizeof(int32_t));
+    if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs ||
+        !s->scales || !s->shard_loss || !s->shard_err || !s->scratch || !s->perm) {
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory allocating buffers for %zu parameters", total);
+        goto fail;
+    }
+    if ((st = tr_registry_init_values(&s->reg, s->params, (uint64_t)cfg->seed, err)))
+        goto fail;
+    *out = s;
+    return TR_OK;
+fail:
+    tr_session_close(s);
+    return st;
+}
+
+void tr_session_close(tr_session *s)
+{
+    if (!s)
+        return;
+    if (s->model && s->plugin.desc)
+        s->plugin.desc->destroy(s->model);
+    tr_plugin_close(&s->plugin);
+    tr_registry_free(&s->reg);
+    tr_pairs_free(&s->pairs);
+    tr_vocabs_free(&s->vocabs);
+    free(s->options);
+    free(s->params); free(s->grad); free(s->opt_m); free(s->opt_v);
+    free(s->shard_grads); free(s->acc); free(s->maxabs); free(s->scales);
+    free(s->shard_loss); free(s->shard_err); free(s->scratch); free(s->perm);
+    tr_config_free(s->cfg);
+    free(s);
+}
+
+long tr_session_steps_per_epoch(const tr_session *s)
+{
+    return (s->cfg->train_size + s->cfg->batch - 1) / s->cfg->batch;
+}
+
+/* Per-thread scratch: the plugin's part, then the shard's token ids. */
+static void thread_buffers(const tr_session *s, void **plugin, int32_t **src,
+                           int32_t **tgt)
+{
+    unsigned char *base = s->scratch + (size_t)omp_get_thread_num() * s->scratch_stride;
+    *plugin = base;
+    *src = (int32_t *)(base + s->plugin_scratch);
+    *tgt = *src + (size_t)s->micro * s->cfg->src_len;
+}
+
+static void gather(int32_t *src, int32_t *tgt, const tr_pairs *p,
+                   const int32_t *idx, int n)
+{
+    for (int j = 0; j < n; j++) {
+        memcpy(src + (size_t)j * p->src_len, p->src + (size_t)idx[j] * p->src_len, (size_t)p->src_len * sizeof *src);
+        memcpy(tgt + (size_t)j * p->tgt_len, p->tgt + (size_t)idx[j] * p->tgt_len, (size_t)p->tgt_len * sizeof *tgt);
+    }
+}
+
+/* One optimizer step over the samples idx[0..n). */
+static tr_status train_step(tr_session *s, const int32_t *idx, int n,
+                            double *loss_sum, tr_error *err)
+{
+    const tr_plugin *P = s->plugin.desc;
+    const size_t total = s->reg.total;
+    const int g = s->micro;
+    const int nsh = (n + g - 1) / g;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int sh = 0; sh < nsh; sh++) {
+        void *scr;
+        int32_t *src, *tgt;
+        thread_buffers(s, &scr, &src, &tgt);
+        int m = n - sh * g < g ? n - sh * g : g;
+        gather(src, tgt, &s->pairs, idx + (size_t)sh * g, m);
+        float *gr = s->shard_grads + (size_t)sh * total;
+        memset(gr, 0, total * sizeof *gr);
+        tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt};
+        s->shard_err[sh].status = TR_OK;
+        s->shard_err[sh].msg[0] = 0;
+        s->shard_loss[sh] = 0.0;
+        if (P->train(s->model, s->params, gr, scr, &b, &s->shard_loss[sh], &s->shard_err[sh]) != TR_OK &&
+            s->shard_err[sh].status == TR_OK)
+            s->shard_err[sh].status = TR_ERR_MODEL;
+    }
+    double loss = 0.0;
+    for (int sh = 0; sh < nsh; sh++) { /* lowest failing shard reports: deterministic */
+        if (s->shard_err[sh].status != TR_OK)
+            return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' failed at step %ld: %s", P->name, s->step + 1,
+                                s->shard_err[sh].msg[0] ? s->shard_err[sh].msg : "no reason given");
+        loss += s->shard_loss[sh];
+    }
+    if (!isfinite(loss))
+        return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
+                            P->name, loss, s->step + 1);
+    int bad = tr_exact_maxabs(s->maxabs, s->shard_grads, nsh, total, &s->reg);
+    if (bad >= 0)
+        return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient for parameter '%s' at step %ld (lower train.lr or set train.clip_norm)",
+                            s->reg.tensors[bad].name, s->step + 1);
+    tr_exact_scales(s->scales, s->maxabs, s->reg.n, nsh);
+    tr_exact_quantize_sum(s->acc, s->shard_grads, nsh, total, &s->reg, s->scales);
+    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n);
+
+    const tr_config *c = s->cfg;
+    s->grad_norm = c->clip_norm > 0 ? tr_clip_global_norm(s->grad, (long)total, c->clip_norm)
+                                    : tr_global_norm(s->grad, (long)total);
+    double lr = tr_lr_decayed(c->lr, c->decay, s->step);
+    if (c->optimizer == TR_OPTIM_ADAM)
+        tr_adam_update(s->params, s->opt_m, s->opt_v, s->grad, (long)total, lr, c->beta1, c->beta2, c->eps, s->step + 1);
+    else
+        tr_sgd_update(s->params, s->opt_m, s->grad, (long)total, lr, c->momentum, c->nesterov);
+    s->step++;
+    *loss_sum = loss;
+    return TR_OK;
+}
+
+static void fmt_duration(char *buf, size_t len, double sec)
+{
+    long t = (long)(sec + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+}
+
+tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
+                           tr_error *err)
+{
+    const tr_config *c = s->cfg;
+    const long N = c->train_size, B = c->batch;
+    const long spe = tr_session_steps_per_epoch(s);
+    const long total_steps = spe * c->epochs;
+    long done = 0, win_samples = 0, all_samples = 0;
+    double win_loss = 0.0, t0 = now_s(), win_t0 = t0;
+    while (s->step < total_steps && (max_steps < 0 || done < max_steps)) {
+        long epoch = s->step / spe, k = s->step % spe;
+        if (s->perm_epoch != epoch) {
+            if (c->shuffle)
+                tr_permutation(s->perm, (int32_t)N, tr_key_u64((uint64_t)c->seed, 0x5348554646ULL /* "SHUFF" */, (uint64_t)epoch));
+            else
+                for (long i = 0; i < N; i++) s->perm[i] = (int32_t)i;
+            s->perm_epoch = epoch;
+        }
+        long start = k * B;
+        int n = (int)(N - start < B ? N - start : B);
+        double loss = 0.0;
+        tr_status st = train_step(s, s->perm + start, n, &loss, err);
+        if (st)
+            return st;
+        done++;
+        win_loss += loss;
+        win_samples += n;
+        all_samples += n;
+        if (log && (s->step % c->log_every == 0 || s->step == total_steps)) {
+            double t = now_s();
+            double rate = win_samples / (t - win_t0 > 1e-9 ? t - win_t0 : 1e-9);
+            double overall = all_samples / (t - t0 > 1e-9 ? t - t0 : 1e-9);
+            long left = (total_steps - s->step) * B;
+            char eta[32];
+            fmt_duration(eta, sizeof eta, left / overall);
+            fprintf(log, "step %ld/%ld  epoch %ld/%ld  loss %.4f  lr %.5f  grad_norm %.3f  %.0f samples/s  ETA %s\n",
+                    s->step, total_steps, (s->step - 1) / spe + 1, c->epochs, win_loss / win_samples,
+                    tr_lr_decayed(c->lr, c->decay, s->step - 1), s->grad_norm, rate, eta);
+            fflush(log);
+            win_loss = 0.0;
+            win_samples = 0;
+            win_t0 = t;
+        }
+    }
+    if (log && done > 0) {
+        double t = now_s() - t0;
+        fprintf(log, "train done: %ld samples in %.2f s, %.1f samples/s\n", all_samples, t, all_samples / (t > 1e-9 ? t : 1e-9));
+        fflush(log);
+    }
+    return TR_OK;
+}
+
+tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
+                             int32_t *tokens, float *attention, tr_error *err)
+{
+    const tr_plugin *P = s->plugin.desc;
+    const int g = s->micro, Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
+    const int nch = (n + g - 1) / g;
+    tr_status first = TR_OK;
+    int first_ch = nch;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int ch = 0; ch < nch; ch++) {
+        void *scr;
+        int32_t *sbuf, *tbuf;
+        thread_buffers(s, &scr, &sbuf, &tbuf);
+        int m = n - ch * g < g ? n - ch * g : g;
+        tr_batch b = {.size = sizeof b, .n = m, .src = src + (size_t)ch * g * Tx, .tgt = NULL};
+        tr_prediction pr = {.size = sizeof pr,
+                            .tokens = tokens ? tokens + (size_t)ch * g * Ty : NULL,
+                            .attention = attention ? attention + (size_t)ch * g * Ty * Tx : NULL};
+        tr_error e = {0};
+        if (P->predict(s->model, s->params, scr, &b, &pr, &e) != TR_OK) {
+            #pragma omp critical
+            if (ch < first_ch) {
+                first_ch = ch;
+                first = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' predict failed: %s", P->name,
+                                     e.msg[0] ? e.msg : "no reason given");
+            }
+        }
+        (void)tbuf;
+    }
+    return first;
+}
+
+tr_status tr_session_evaluate(tr_session *s, double *exact, double *token_acc,
+                              tr_error *err)
+{
+    const tr_config *c = s->cfg;
+    const int n = (int)c->test_size, Tx = (int)c->src_len, Ty = (int)c->tgt_len;
+    *exact = *token_acc = 0.0;
+    if (n <= 0)
+        return TR_OK;
+    const long first = s->pairs.n - n; /* the last data.test pairs, file order */
+    int32_t *pred = malloc((size_t)n * Ty * sizeof *pred);
+    if (!pred)
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
+    tr_status st = tr_session_predict(s, s->pairs.src + (size_t)first * Tx, n, pred, NULL, err);
+    if (!st) {
+        long ok = 0, tok_ok = 0, tok_all = 0;
+        for (int i = 0; i < n; i++) {
+            const int32_t *t = s->pairs.tgt + (size_t)(first + i) * Ty;
+            int all = 1;
+            for (int y = 0; y < Ty; y++) {
+                if (s->vocabs.tgt.pad >= 0 && t[y] == s->vocabs.tgt.pad && pred[(size_t)i * Ty + y] == t[y])
+                    continue;
+                tok_all++;
+                if (pred[(size_t)i * Ty + y] == t[y]) tok_ok++;
+                else all = 0;
+            }
+            ok += all;
+        }
+        *exact = (double)ok / n;
+        *token_acc = tok_all ? (double)tok_ok / tok_all : 1.0;
+    }
+    free(pred);
+    return st;
+}

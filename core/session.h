@@ -1,0 +1,74 @@
+/* core/session.h - one model, its data and its optimizer: what `trainer`
+ * trains, evaluates, saves and predicts with. */
+#ifndef TR_SESSION_H
+#define TR_SESSION_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "config.h"
+#include "dataset.h"
+#include "plugin_loader.h"
+#include "registry.h"
+
+typedef struct tr_session {
+    tr_config *cfg;            /* owned */
+    tr_loaded_plugin plugin;
+    tr_option_value *options;  /* [plugin n_options] */
+    tr_model *model;
+    tr_registry reg;
+    tr_vocabs vocabs;
+    tr_pairs pairs;            /* empty when opened for prediction only */
+
+    int threads;               /* OpenMP threads */
+    int micro;                 /* micro-shard size g */
+    int max_shards;            /* ceil(batch / g) */
+
+    /* One allocation per buffer kind. */
+    float *params;             /* [reg.total] */
+    float *grad;               /* [reg.total] averaged gradient of the step */
+    float *opt_m, *opt_v;      /* optimizer state (Adam m, v; SGD velocity in m) */
+    float *shard_grads;        /* [max_shards, reg.total] */
+    int64_t *acc;              /* [reg.total] fixed-point sums */
+    float *maxabs;             /* [reg.n] */
+    double *scales;            /* [reg.n] */
+    double *shard_loss;        /* [max_shards] */
+    tr_error *shard_err;       /* [max_shards] */
+    unsigned char *scratch;    /* [threads, scratch_stride] */
+    size_t scratch_stride;
+    size_t plugin_scratch;     /* bytes of it the plugin gets */
+    int32_t *perm;             /* [train] this epoch's order */
+    long perm_epoch;           /* epoch perm was drawn for, -1 none */
+
+    long step;                 /* optimizer updates done */
+    double grad_norm;          /* of the last step, before clipping */
+} tr_session;
+
+/* Loads the plugin, vocabularies, (with_data) the pairs, creates the model
+ * and initialises its parameters from run.seed. Takes ownership of cfg, also
+ * on failure. */
+tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
+                          tr_error *err);
+void tr_session_close(tr_session *s);
+
+/* Trains until the configured epochs are done or max_steps more steps ran
+ * (max_steps < 0: no limit). Progress lines go to log (NULL: silent). */
+tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
+                           tr_error *err);
+
+/* Exact-match accuracy (all target tokens right) on the held-out pairs. */
+tr_status tr_session_evaluate(tr_session *s, double *exact, double *token_acc,
+                              tr_error *err);
+
+/* Greedy prediction for n encoded sources [n, src_len]: tokens [n, tgt_len],
+ * attention [n, tgt_len, src_len] (either may be NULL). */
+tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
+                             int32_t *tokens, float *attention, tr_error *err);
+
+long tr_session_steps_per_epoch(const tr_session *s);
+
+/* checkpoint.c: parameters to/from HDF5 (DESIGN.md layout). */
+tr_status tr_checkpoint_save(const tr_session *s, const char *path,
+                             tr_error *err);
+tr_status tr_checkpoint_load(tr_session *s, const char *path, tr_error *err);
+
+#endif

@@ -1,0 +1,124 @@
+/* core/softmax.c - softmax over one axis, softmax + cross-entropy
+ * (trainer/layers.h). Max-subtracted, so exp never overflows. */
+#include "trainer/layers.h"
+
+#include <math.h>
+#include <stddef.h>
+
+/* softmax of one contiguous row; y may equal x */
+static void softmax_row(float *y, const float *x, int len)
+{
+    float m = x[0];
+    for (int l = 1; l < len; l++)
+        m = x[l] > m ? x[l] : m;
+    float s = 0.0f;
+    for (int l = 0; l < len; l++) {
+        float e = expf(x[l] - m);
+        y[l] = e;
+        s += e;
+    }
+    float inv = 1.0f / s; /* s >= 1: the max contributes exp(0) */
+    for (int l = 0; l < len; l++)
+        y[l] *= inv;
+}
+
+/* the same along a strided axis */
+static void softmax_strided(float *y, const float *x, int len, size_t stride)
+{
+    float m = x[0];
+    for (int l = 1; l < len; l++)
+        m = x[l * stride] > m ? x[l * stride] : m;
+    float s = 0.0f;
+    for (int l = 0; l < len; l++) {
+        float e = expf(x[l * stride] - m);
+        y[l * stride] = e;
+        s += e;
+    }
+    float inv = 1.0f / s;
+    for (int l = 0; l < len; l++)
+        y[l * stride] *= inv;
+}
+
+void tr_softmax_forward(float *y, const float *x, int outer, int len,
+                        int inner)
+{
+    if (outer <= 0 || len <= 0 || inner <= 0)
+        return;
+    const size_t block = (size_t)len * (size_t)inner;
+    for (size_t o = 0; o < (size_t)outer; o++) {
+        if (inner == 1) {
+            softmax_row(y + o * block, x + o * block, len);
+        } else {
+            for (size_t j = 0; j < (size_t)inner; j++)
+                softmax_strided(y + o * block + j, x + o * block + j, len,
+                                (size_t)inner);
+        }
+    }
+}
+
+void tr_softmax_backward(float *dx, const float *dy, const float *y,
+                         int outer, int len, int inner)
+{
+    if (!dx || outer <= 0 || len <= 0 || inner <= 0)
+        return;
+    const size_t block = (size_t)len * (size_t)inner;
+    const size_t st = (size_t)inner;
+    for (size_t o = 0; o < (size_t)outer; o++) {
+        for (size_t j = 0; j < st; j++) {
+            const size_t base = o * block + j;
+            float dot = 0.0f;
+            for (size_t l = 0; l < (size_t)len; l++)
+                dot += dy[base + l * st] * y[base + l * st];
+            for (size_t l = 0; l < (size_t)len; l++)
+                dx[base + l * st] += y[base + l * st] * (dy[base + l * st] - dot);
+        }
+    }
+}
+
+double tr_softmax_xent_forward(float *probs, const float *logits,
+                               const int32_t *targets, int N, int C)
+{
+    double loss = 0.0;
+    if (N <= 0 || C <= 0)
+        return loss;
+    for (size_t n = 0; n < (size_t)N; n++) {
+        const float *x = logits + n * (size_t)C;
+        float *p = probs + n * (size_t)C;
+        const int32_t t = targets[n];
+        float m = x[0];
+        for (int c = 1; c < C; c++)
+            m = x[c] > m ? x[c] : m;
+        const float xt = t >= 0 ? x[t] : 0.0f; /* read before probs may overwrite */
+        float s = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float e = expf(x[c] - m);
+            p[c] = e;
+            s += e;
+        }
+        float inv = 1.0f / s;
+        for (int c = 0; c < C; c++)
+            p[c] *= inv;
+        /* -log softmax(x)_t = log sum exp(x) - x_t, without log(0) */
+        if (t >= 0)
+            loss += (double)m + log((double)s) - (double)xt;
+    }
+    return loss;
+}
+
+void tr_softmax_xent_backward(float *dlogits, const float *probs,
+                              const int32_t *targets, float scale, int N,
+                              int C)
+{
+    if (!dlogits || N <= 0 || C <= 0)
+        return;
+    for (size_t n = 0; n < (size_t)N; n++) {
+        const int32_t t = targets[n];
+        if (t < 0)
+            continue;
+        float *restrict d = dlogits + n * (size_t)C;
+        const float *restrict p = probs + n * (size_t)C;
+        for (int c = 0; c < C; c++)
+            d[c] += scale * p[c];
+        d[t] -= scale;
+    }
+}

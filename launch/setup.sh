@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# launch/setup.sh - from a fresh clone: install what is missing, build into
+# build/, prepare the datasets. Then: build/trainer configs/time.yaml
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+launch/deps.sh run
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)"
+data/prepare.sh
+echo "setup done: try  build/trainer configs/time.yaml"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# launch/test.sh - build and run the whole test suite, as CI does:
+# a warnings-as-errors Release build with every test, and an
+# AddressSanitizer/UBSan build running the unit tests.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+launch/deps.sh test
+jobs="$(nproc)"
+data/prepare.sh
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTR_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTR_WERROR=ON -DTR_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --output-on-failure -j "$jobs" -L 'unit|cli')
+echo "all tests passed"

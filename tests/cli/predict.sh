@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# tests/cli/predict.sh TRAINER OUT - predict with the time model trained by
+# accuracy_time: single inputs, --attention, and many lines from stdin.
+set -euo pipefail
+trainer="$1" out="$2"
+fail() { echo "FAIL: $*"; exit 1; }
+got=$("$trainer" predict configs/time.yaml run.out="$out" "ten past six pm")
+[ "$got" = "18:10" ] || fail "'ten past six pm' -> '$got', wanted 18:10"
+echo "ok: ten past six pm -> $got"
+table=$("$trainer" predict configs/time.yaml run.out="$out" --attention "ten past six pm")
+echo "$table"
+[ "$(echo "$table" | head -n 1)" = "18:10" ] || fail "--attention changed the prediction"
+[ "$(echo "$table" | wc -l)" -eq 7 ] || fail "--attention: wanted the prediction, a header and 5 rows"
+# Each attention row sums to ~100 (percent), pad column included.
+echo "$table" | tail -n 5 | awk '{ s = 0; for (i = 2; i <= NF; i++) s += $i; if (s < 95 || s > 105) { print "row sums to " s; exit 1 } }' \
+    || fail "attention rows do not sum to 1"
+# stdin: the held-out inputs, one per line, in order; compare with the targets.
+TRAINER="$trainer" /usr/bin/python3 - "$out" <<'PY' || fail "stdin predictions"
+import json, os, subprocess, sys
+pairs = json.load(open("data/time/time_dataset.json"))[-2000:]
+inp = "".join(p[0] + "\n" for p in pairs)
+r = subprocess.run([os.environ["TRAINER"], "predict",
+                    "configs/time.yaml", "run.out=" + sys.argv[1], "-"],
+                   input=inp.encode(), capture_output=True, check=True)
+out = r.stdout.decode().splitlines()
+assert len(out) == len(pairs), (len(out), len(pairs))
+acc = sum(o == p[1] for o, p in zip(out, pairs)) / len(pairs)
+print("stdin: %d lines, exact-match %.4f" % (len(out), acc))
+assert acc >= 0.98, acc
+PY
+echo "ok: predict"
