@@ -2,21 +2,12 @@
  * y may equal x (forward), and dx may equal dy (backward): every loop reads
  * element i before writing element i, so no restrict here. */
 #include "trainer/layers.h"
+#include "fastmath.h"
 
 #include <math.h>
 #include <string.h>
 
-/* tanh through expf: glibc's tanhf (via expm1f) is ~4x slower. Absolute
- * error <= 9e-8 over the whole range, as good as tanhf's (only the relative
- * error near 0 is worse: tanh(1e-5) is good to ~3e-8, not to an ulp).
- * t in (0, 1], so no overflow; large |x| gives t = 0 and exactly +-1. */
-static inline float tanh_fast(float x)
-{
-    float t = expf(-2.0f * fabsf(x));
-    return copysignf((1.0f - t) / (1.0f + t), x);
-}
-
-void tr_act_forward(float *y, const float *x, int n, tr_act act)
+TR_SIMD void tr_act_forward(float *y, const float *x, int n, tr_act act)
 {
     if (n <= 0)
         return;
@@ -27,7 +18,7 @@ void tr_act_forward(float *y, const float *x, int n, tr_act act)
         break;
     case TR_ACT_SIGMOID:
         for (int i = 0; i < n; i++)
-            y[i] = 1.0f / (1.0f + expf(-x[i]));
+            y[i] = 1.0f / (1.0f + tr_exp(-x[i]));
         break;
     case TR_ACT_HARD_SIGMOID:
         for (int i = 0; i < n; i++) {
@@ -38,7 +29,7 @@ void tr_act_forward(float *y, const float *x, int n, tr_act act)
         break;
     case TR_ACT_TANH:
         for (int i = 0; i < n; i++)
-            y[i] = tanh_fast(x[i]);
+            y[i] = tr_tanh(x[i]);
         break;
     case TR_ACT_RELU:
         for (int i = 0; i < n; i++)
@@ -47,7 +38,7 @@ void tr_act_forward(float *y, const float *x, int n, tr_act act)
     }
 }
 
-void tr_act_backward(float *dx, const float *dy, const float *y, int n,
+TR_SIMD void tr_act_backward(float *dx, const float *dy, const float *y, int n,
                      tr_act act)
 {
     if (!dx || n <= 0)

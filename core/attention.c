@@ -1,23 +1,14 @@
 /* core/attention.c - additive energies, masked softmax attention
  * (trainer/layers.h). */
 #include "trainer/layers.h"
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
-/* tanh through expf: glibc's tanhf (via expm1f) is ~4x slower. Absolute
- * error <= 9e-8 over the whole range, as good as tanhf's (only the relative
- * error near 0 is worse: tanh(1e-5) is good to ~3e-8, not to an ulp).
- * t in (0, 1], so no overflow; large |x| gives t = 0 and exactly +-1. */
-static inline float tanh_fast(float x)
-{
-    float t = expf(-2.0f * fabsf(x));
-    return copysignf((1.0f - t) / (1.0f + t), x);
-}
-
-void tr_additive_energy_forward(float *restrict energy, float *restrict hidden,
+TR_SIMD void tr_additive_energy_forward(float *restrict energy, float *restrict hidden,
                                 const float *restrict keys,
                                 const float *restrict query,
                                 const float *restrict v,
@@ -38,7 +29,7 @@ void tr_additive_energy_forward(float *restrict energy, float *restrict hidden,
             const float *restrict kr = keys + row;
             float *restrict hr = hidden + row;
             for (size_t k = 0; k < Ks; k++)
-                hr[k] = tanh_fast(kr[k] + q[k]);
+                hr[k] = tr_tanh(kr[k] + q[k]);
         }
     }
     /* energy[B*T] += hidden[B*T, K] . v */
@@ -46,7 +37,7 @@ void tr_additive_energy_forward(float *restrict energy, float *restrict hidden,
                 1.0f, energy, 1);
 }
 
-void tr_additive_energy_backward(float *restrict dkeys, float *restrict dquery,
+TR_SIMD void tr_additive_energy_backward(float *restrict dkeys, float *restrict dquery,
                                  float *restrict dv, float *restrict dvb,
                                  const float *restrict denergy,
                                  const float *restrict hidden,
@@ -89,7 +80,7 @@ void tr_additive_energy_backward(float *restrict dkeys, float *restrict dquery,
     }
 }
 
-void tr_attention_forward(float *restrict ctx, float *restrict alpha,
+TR_SIMD void tr_attention_forward(float *restrict ctx, float *restrict alpha,
                           const float *restrict energy,
                           const float *restrict values,
                           const uint8_t *restrict mask, int B, int T, int D)
@@ -119,7 +110,7 @@ void tr_attention_forward(float *restrict ctx, float *restrict alpha,
         }
         float s = 0.0f;
         for (size_t t = 0; t < Ts; t++) {
-            float w = (mk && !mk[t]) ? 0.0f : expf(e[t] - m);
+            float w = (mk && !mk[t]) ? 0.0f : tr_exp(e[t] - m);
             a[t] = w;
             s += w;
         }
@@ -141,7 +132,7 @@ void tr_attention_forward(float *restrict ctx, float *restrict alpha,
     }
 }
 
-void tr_attention_backward(float *restrict denergy, float *restrict dvalues,
+TR_SIMD void tr_attention_backward(float *restrict denergy, float *restrict dvalues,
                            const float *restrict dctx,
                            const float *restrict alpha,
                            const float *restrict values, int B, int T, int D)

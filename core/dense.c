@@ -1,12 +1,13 @@
 /* core/dense.c - dense and embedding layers, small tensor helpers.
  * Contract: trainer/layers.h. GEMMs go to (single-threaded) BLAS. */
 #include "trainer/layers.h"
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <stddef.h>
 #include <string.h>
 
-void tr_dense_forward(float *restrict out, const float *restrict in,
+TR_SIMD void tr_dense_forward(float *restrict out, const float *restrict in,
                       const float *restrict W, const float *restrict b,
                       int N, int In, int O)
 {
@@ -25,7 +26,7 @@ void tr_dense_forward(float *restrict out, const float *restrict in,
                 In, W, O, b ? 1.0f : 0.0f, out, O);
 }
 
-void tr_dense_backward(float *restrict din, float *restrict dW,
+TR_SIMD void tr_dense_backward(float *restrict din, float *restrict dW,
                        float *restrict db, const float *restrict dout,
                        const float *restrict in, const float *restrict W,
                        int N, int In, int O)
@@ -51,7 +52,7 @@ void tr_dense_backward(float *restrict din, float *restrict dW,
     }
 }
 
-void tr_embedding_forward(float *restrict out, const int32_t *restrict tokens,
+TR_SIMD void tr_embedding_forward(float *restrict out, const int32_t *restrict tokens,
                           const float *restrict table, int N, int D)
 {
     if (N <= 0 || D <= 0)
@@ -61,7 +62,7 @@ void tr_embedding_forward(float *restrict out, const int32_t *restrict tokens,
                (size_t)D * sizeof *out);
 }
 
-void tr_embedding_backward(float *restrict dtable, const float *restrict dout,
+TR_SIMD void tr_embedding_backward(float *restrict dtable, const float *restrict dout,
                            const int32_t *restrict tokens, int N, int D)
 {
     if (!dtable || N <= 0 || D <= 0)
@@ -74,14 +75,14 @@ void tr_embedding_backward(float *restrict dtable, const float *restrict dout,
     }
 }
 
-void tr_add_inplace(float *restrict y, const float *restrict x, long n)
+TR_SIMD void tr_add_inplace(float *restrict y, const float *restrict x, long n)
 {
     for (long i = 0; i < n; i++)
         y[i] += x[i];
 }
 
 /* out[A,B] = in[B,A]^T, in square tiles so both sides stay in cache. */
-void tr_transpose(float *restrict out, const float *restrict in, int A, int B)
+TR_SIMD void tr_transpose(float *restrict out, const float *restrict in, int A, int B)
 {
     enum { TILE = 32 };
     for (int b0 = 0; b0 < B; b0 += TILE) {

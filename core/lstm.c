@@ -1,21 +1,12 @@
 /* core/lstm.c - Keras LSTM cell and sequence, forward and backward
  * (trainer/layers.h). Gate order i, f, c(g), o in blocks of H columns. */
 #include "trainer/layers.h"
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
-
-/* tanh through expf: glibc's tanhf (via expm1f) is ~4x slower. Absolute
- * error <= 9e-8 over the whole range, as good as tanhf's (only the relative
- * error near 0 is worse: tanh(1e-5) is good to ~3e-8, not to an ulp).
- * t in (0, 1], so no overflow; large |x| gives t = 0 and exactly +-1. */
-static inline float tanh_fast(float x)
-{
-    float t = expf(-2.0f * fabsf(x));
-    return copysignf((1.0f - t) / (1.0f + t), x);
-}
 
 /* The backward GEMMs need the pre-activation gate gradient dz as a matrix,
  * and the contract gives the cell no [B,4H] scratch (nor may it allocate),
@@ -24,7 +15,7 @@ static inline float tanh_fast(float x)
 #define TR_LSTM_DZ_TILE 8192
 
 /* v[u] *= act'(.) given the activation's output y[u] */
-static void mul_act_grad(float *restrict v, const float *restrict y, int n,
+TR_SIMD static void mul_act_grad(float *restrict v, const float *restrict y, int n,
                          tr_act act)
 {
     switch (act) {
@@ -49,7 +40,7 @@ static void mul_act_grad(float *restrict v, const float *restrict y, int n,
     }
 }
 
-void tr_lstm_cell_forward(float *restrict h, float *restrict c,
+TR_SIMD void tr_lstm_cell_forward(float *restrict h, float *restrict c,
                           float *restrict gates, const float *restrict xw,
                           const float *restrict h_prev,
                           const float *restrict c_prev,
@@ -82,11 +73,11 @@ void tr_lstm_cell_forward(float *restrict h, float *restrict c,
                 cb[u] = gi[u] * gg[u];
         }
         for (int u = 0; u < H; u++)
-            hb[u] = go[u] * tanh_fast(cb[u]);
+            hb[u] = go[u] * tr_tanh(cb[u]);
     }
 }
 
-void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
+TR_SIMD void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
                            float *restrict dc_prev, float *restrict dWh,
                            const float *restrict dh, float *restrict dc,
                            const float *restrict gates,
@@ -109,7 +100,7 @@ void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
         const float *restrict dhb = dh + b * Hs;
         float *restrict dcb = dc + b * Hs;
         for (int u = 0; u < H; u++) {
-            float tc = tanh_fast(cb[u]);
+            float tc = tr_tanh(cb[u]);
             dcb[u] += dhb[u] * go[u] * (1.0f - tc * tc);
         }
         if (dc_prev && c_prev) {
@@ -172,7 +163,7 @@ void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
                         break;
                     default: /* o: dh * tanh(c) */
                         for (int u = 0; u < n; u++)
-                            out[u] = dhb[u0 + u] * tanh_fast(cb[u0 + u]);
+                            out[u] = dhb[u0 + u] * tr_tanh(cb[u0 + u]);
                         mul_act_grad(out, go + u0, n, recurrent_act);
                         break;
                     }
@@ -200,7 +191,7 @@ void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
     }
 }
 
-void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
+TR_SIMD void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
                      const float *xw, const float *Wh, int T, int B, int H,
                      int reverse, tr_act recurrent_act)
 {
@@ -220,7 +211,7 @@ void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
     }
 }
 
-void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
+TR_SIMD void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
                       const float *h_seq, const float *c_seq,
                       const float *gates, const float *Wh, float *work, int T,
                       int B, int H, int reverse, tr_act recurrent_act)

@@ -1,19 +1,20 @@
 /* core/softmax.c - softmax over one axis, softmax + cross-entropy
  * (trainer/layers.h). Max-subtracted, so exp never overflows. */
 #include "trainer/layers.h"
+#include "fastmath.h"
 
 #include <math.h>
 #include <stddef.h>
 
 /* softmax of one contiguous row; y may equal x */
-static void softmax_row(float *y, const float *x, int len)
+TR_SIMD static void softmax_row(float *y, const float *x, int len)
 {
     float m = x[0];
     for (int l = 1; l < len; l++)
         m = x[l] > m ? x[l] : m;
     float s = 0.0f;
     for (int l = 0; l < len; l++) {
-        float e = expf(x[l] - m);
+        float e = tr_exp(x[l] - m);
         y[l] = e;
         s += e;
     }
@@ -23,14 +24,14 @@ static void softmax_row(float *y, const float *x, int len)
 }
 
 /* the same along a strided axis */
-static void softmax_strided(float *y, const float *x, int len, size_t stride)
+TR_SIMD static void softmax_strided(float *y, const float *x, int len, size_t stride)
 {
     float m = x[0];
     for (int l = 1; l < len; l++)
         m = x[l * stride] > m ? x[l * stride] : m;
     float s = 0.0f;
     for (int l = 0; l < len; l++) {
-        float e = expf(x[l * stride] - m);
+        float e = tr_exp(x[l * stride] - m);
         y[l * stride] = e;
         s += e;
     }
@@ -39,7 +40,7 @@ static void softmax_strided(float *y, const float *x, int len, size_t stride)
         y[l * stride] *= inv;
 }
 
-void tr_softmax_forward(float *y, const float *x, int outer, int len,
+TR_SIMD void tr_softmax_forward(float *y, const float *x, int outer, int len,
                         int inner)
 {
     if (outer <= 0 || len <= 0 || inner <= 0)
@@ -56,7 +57,7 @@ void tr_softmax_forward(float *y, const float *x, int outer, int len,
     }
 }
 
-void tr_softmax_backward(float *dx, const float *dy, const float *y,
+TR_SIMD void tr_softmax_backward(float *dx, const float *dy, const float *y,
                          int outer, int len, int inner)
 {
     if (!dx || outer <= 0 || len <= 0 || inner <= 0)
@@ -75,7 +76,7 @@ void tr_softmax_backward(float *dx, const float *dy, const float *y,
     }
 }
 
-double tr_softmax_xent_forward(float *probs, const float *logits,
+TR_SIMD double tr_softmax_xent_forward(float *probs, const float *logits,
                                const int32_t *targets, int N, int C)
 {
     double loss = 0.0;
@@ -91,7 +92,7 @@ double tr_softmax_xent_forward(float *probs, const float *logits,
         const float xt = t >= 0 ? x[t] : 0.0f; /* read before probs may overwrite */
         float s = 0.0f;
         for (int c = 0; c < C; c++) {
-            float e = expf(x[c] - m);
+            float e = tr_exp(x[c] - m);
             p[c] = e;
             s += e;
         }
@@ -105,7 +106,7 @@ double tr_softmax_xent_forward(float *probs, const float *logits,
     return loss;
 }
 
-void tr_softmax_xent_backward(float *dlogits, const float *probs,
+TR_SIMD void tr_softmax_xent_backward(float *dlogits, const float *probs,
                               const int32_t *targets, float scale, int N,
                               int C)
 {
