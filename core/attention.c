@@ -165,20 +165,12 @@ TR_SIMD void tr_attention_backward(float *restrict denergy, float *restrict dval
             for (size_t t = 0; t < Ts; t++) {
                 if (a[t] == 0.0f)
                     continue;
-                const float *restrict vr = vb + t * Ds;
-                float dot = 0.0f;
-                for (size_t d = 0; d < Ds; d++)
-                    dot += vr[d] * dc[d];
-                s += a[t] * dot;
+                s += a[t] * tr_dot(vb + t * Ds, dc, D);
             }
             for (size_t t = 0; t < Ts; t++) {
                 if (a[t] == 0.0f)
                     continue;
-                const float *restrict vr = vb + t * Ds;
-                float dot = 0.0f;
-                for (size_t d = 0; d < Ds; d++)
-                    dot += vr[d] * dc[d];
-                de[t] += a[t] * (dot - s);
+                de[t] += a[t] * (tr_dot(vb + t * Ds, dc, D) - s);
             }
         }
     }

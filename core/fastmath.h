@@ -54,4 +54,21 @@ static inline float tr_tanh(float x)
     return copysignf((1.0f - t) / (1.0f + t), x);
 }
 
+/* sum_i a[i] b[i] in a fixed order that vectorises: 16 interleaved partial
+ * sums, added pairwise at the end. The same bits for every clone and CPU. */
+static inline float tr_dot(const float *restrict a, const float *restrict b, int n)
+{
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            acc[j] += a[i + j] * b[i + j];
+    for (int j = 0; i < n; i++, j++)
+        acc[j] += a[i] * b[i];
+    for (int w = 8; w > 0; w /= 2)
+        for (int j = 0; j < w; j++)
+            acc[j] += acc[j + w];
+    return acc[0];
+}
+
 #endif

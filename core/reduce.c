@@ -7,22 +7,26 @@
 int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
                     size_t stride, const tr_registry *reg)
 {
+    /* On the bit patterns with the sign cleared, unsigned order is |x| order
+     * and every NaN/inf is >= 0x7f800000: an integer max that vectorises. */
     int bad = -1;
     for (int t = 0; t < reg->n; t++) {
         const tr_tensor *tt = &reg->tensors[t];
-        float m = 0.0f;
-        int finite = 1;
+        uint32_t m = 0;
         for (int s = 0; s < nshards; s++) {
-            const float *g = shards + (size_t)s * stride + tt->offset;
+            typedef uint32_t __attribute__((may_alias)) u32_alias; /* float bits, legally */
+            const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + tt->offset);
             for (size_t i = 0; i < tt->count; i++) {
-                float a = fabsf(g[i]);
+                uint32_t a = g[i] & 0x7fffffffu;
                 m = a > m ? a : m;
-                finite &= isfinite(a) != 0;
             }
         }
-        maxabs[t] = m;
-        if (!finite && bad < 0)
-            bad = t;
+        if (m >= 0x7f800000u) {
+            m = 0x7f800000u;
+            if (bad < 0)
+                bad = t;
+        }
+        memcpy(&maxabs[t], &m, sizeof m);
     }
     return bad;
 }
