@@ -49,10 +49,12 @@ if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
 fi
 
 # peak RSS measurement: /usr/bin/time, else a getrusage wrapper
-if [ -x /usr/bin/time ]; then
-    RSS_TOOL=time
-else
-    RSS_TOOL=python
+# (RSS_TOOL=time|python forces one; for testing the fallback)
+RSS_TOOL=${RSS_TOOL:-}
+if [ -z "$RSS_TOOL" ]; then
+    if [ -x /usr/bin/time ]; then RSS_TOOL="time"; else RSS_TOOL="python"; fi
+fi
+if [ "$RSS_TOOL" = python ]; then
     cat > "$BENCH_OUT/maxrss.py" <<'EOF'
 import resource, subprocess, sys
 out, cmd = sys.argv[1], sys.argv[2:]
@@ -111,7 +113,7 @@ while [ "$r" -le "$ROUNDS" ]; do
         [ "$rc" = 0 ] || report_fail "trainer round $r" "$rc" "$log"
         tr_rate=$(rate_of "$log"); [ -n "$tr_rate" ] || tr_rate=-
         tr_mib=$(mib_of "$BENCH_OUT/trainer.$r.rss"); [ -n "$tr_mib" ] || tr_mib=-
-        [ "$rc" = 0 ] || tr_rate=-
+        [ "$rc" = 0 ] || { tr_rate=-; tr_mib=-; }
     fi
 
     log=$BENCH_OUT/torch.$r.log
@@ -124,7 +126,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     [ "$rc" = 0 ] || report_fail "torch round $r" "$rc" "$log"
     to_rate=$(rate_of "$log"); [ -n "$to_rate" ] || to_rate=-
     to_mib=$(mib_of "$BENCH_OUT/torch.$r.rss"); [ -n "$to_mib" ] || to_mib=-
-    [ "$rc" = 0 ] || to_rate=-
+    [ "$rc" = 0 ] || { to_rate=-; to_mib=-; }
 
     printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$tr_rate" "$to_rate" "$tr_mib" \
         "$to_mib" >> "$results"

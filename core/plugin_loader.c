@@ -34,7 +34,25 @@ int tr_plugin_search_dirs(const char **dirs, int max, char *storage,
             ADD(env, l);
         env = colon ? colon + 1 : NULL;
     }
-    ADD(TR_BUILD_PLUGIN_DIR, strlen(TR_BUILD_PLUGIN_DIR));
+    /* Where this copy of libtrainer lives decides the rest: a build tree
+     * searches its own plugin folder; an install searches
+     * <libdir>/trainer/plugins next to the library, wherever the prefix
+     * was moved to. */
+    char self[4096] = "";
+    Dl_info info;
+    if (dladdr((void *)&tr_plugin_search_dirs, &info) && info.dli_fname)
+        if (!realpath(info.dli_fname, self))
+            snprintf(self, sizeof self, "%s", info.dli_fname);
+    if (strncmp(self, TR_BUILD_DIR "/", strlen(TR_BUILD_DIR) + 1) == 0) {
+        ADD(TR_BUILD_PLUGIN_DIR, strlen(TR_BUILD_PLUGIN_DIR));
+    } else {
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            char dir[4200];
+            int l = snprintf(dir, sizeof dir, "%.*s/trainer/plugins", (int)(slash - self), self);
+            ADD(dir, (size_t)l);
+        }
+    }
     ADD(TR_INSTALL_PLUGIN_DIR, strlen(TR_INSTALL_PLUGIN_DIR));
 #undef ADD
     return n;

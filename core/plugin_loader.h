@@ -1,8 +1,9 @@
 /* core/plugin_loader.h - find, dlopen and check model plugins.
  *
  * Search order for a plugin named N (file N.so): the config file's folder,
- * each folder of $TRAINER_PLUGIN_PATH (':'-separated), the build's plugin
- * folder, the install's lib/trainer/plugins. A name containing '/' is a path
+ * each folder of $TRAINER_PLUGIN_PATH (':'-separated), then the build's
+ * plugin folder (when running from the build tree) or lib/trainer/plugins
+ * next to the installed libtrainer, then the configured install folder. A name containing '/' is a path
  * and is loaded as is. The current directory is never searched implicitly. */
 #ifndef TR_PLUGIN_LOADER_H
 #define TR_PLUGIN_LOADER_H
