@@ -219,6 +219,10 @@ TR_SIMD void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
     if (T <= 0 || B <= 0 || H <= 0)
         return;
     const size_t BH = (size_t)B * (size_t)H, BG = 4 * BH;
+    /* dxw ends up holding every step's gate gradient dz, so dWh is one GEMM
+     * over all steps at the end (K = (T-1) B) instead of T skinny ones. */
+    if (dxw)
+        memset(dxw, 0, (size_t)T * BG * sizeof *dxw);
     /* dc of the current step and of the one before it (in processing
      * order); the recurrent dh goes straight into dh_seq[previous t]. */
     float *dc = work, *dc_prev = work + BH;
@@ -235,11 +239,19 @@ TR_SIMD void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
             memset(dc_prev, 0, BH * sizeof *dc_prev);
         }
         tr_lstm_cell_backward(dxw ? dxw + t * BG : NULL, dhp,
-                              s > 0 ? dc_prev : NULL, dWh, dh_seq + t * BH, dc,
-                              gates + t * BG, c_seq + t * BH, hp, cp, Wh, B, H,
-                              recurrent_act);
+                              s > 0 ? dc_prev : NULL, dxw ? NULL : dWh,
+                              dh_seq + t * BH, dc, gates + t * BG,
+                              c_seq + t * BH, hp, cp, Wh, B, H, recurrent_act);
         float *tmp = dc;
         dc = dc_prev;
         dc_prev = tmp;
+    }
+    if (dxw && dWh && T > 1) {
+        /* pairs (h_prev of step t, dz[t]): forward h[t-1] with dz[t], t >= 1;
+         * reverse h[t+1] with dz[t], t <= T-2 -- contiguous blocks either way */
+        const float *hp = reverse ? h_seq + BH : h_seq;
+        const float *dz = reverse ? dxw : dxw + BG;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, 4 * H,
+                    (T - 1) * B, 1.0f, hp, H, dz, 4 * H, 1.0f, dWh, 4 * H);
     }
 }

@@ -208,7 +208,6 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
         }
     for (int d = 0; d < 2; d++) {
         float *dxw = b.xw[d]; /* the forward's input projection is not needed any more */
-        memset(dxw, 0, (size_t)T * n * 4 * H * sizeof(float));
         tr_lstm_backward(dxw, G + m->enc_r[d], b.dh[d], b.h[d], b.c[d], b.g[d], P + m->enc_r[d], b.work, T, n, H, d,
                          m->ract);
         tr_embedding_backward(G + m->enc_k[d], dxw, b.tok, T * n, 4 * H);

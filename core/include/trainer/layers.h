@@ -92,8 +92,9 @@ TR_API void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
                             const float *xw, const float *Wh, int T, int B,
                             int H, int reverse, tr_act recurrent_act);
 /* dh_seq[T,B,H]: gradient w.r.t. every h_seq[t] from outside the layer
- * (modified: used as scratch). work[2*B*H] scratch. Accumulates dxw[T,B,4H]
- * and dWh. */
+ * (modified: used as scratch). work[2*B*H] scratch. OVERWRITES dxw[T,B,4H]
+ * with d(loss)/d(xw) (unlike other backward functions: it doubles as the
+ * buffer for one large dWh GEMM); accumulates dWh. */
 TR_API void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
                              const float *h_seq, const float *c_seq,
                              const float *gates, const float *Wh, float *work,
