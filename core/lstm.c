@@ -50,7 +50,8 @@ TR_SIMD void tr_lstm_cell_forward(float *restrict h, float *restrict c,
     if (B <= 0 || H <= 0)
         return;
     const size_t G = 4 * (size_t)H;
-    memcpy(gates, xw, (size_t)B * G * sizeof *gates);
+    if (gates != xw) /* in place (gates == xw) is allowed: xw is read only here */
+        memcpy(gates, xw, (size_t)B * G * sizeof *gates);
     /* z = xw + h_prev . Wh */
     if (h_prev)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, (int)G, H,

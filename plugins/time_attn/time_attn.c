@@ -33,7 +33,7 @@ typedef struct tr_model {
 typedef struct bufs {
     int32_t *tok;                    /* [T,n] time-major tokens */
     int32_t *tcol;                   /* [n] targets of one step */
-    float *xw[2], *h[2], *c[2], *g[2];  /* per direction: [T,n,4H], [T,n,H], [T,n,H], [T,n,4H] */
+    float *xw[2], *h[2], *c[2], *g[2];  /* per direction: [T,n,4H] (d xw), [T,n,H], [T,n,H], [T,n,4H] */
     float *a, *keys;                 /* [n,T,2H], [n,T,K] */
     float *query, *hid, *energy, *er, *alpha, *ctx, *xwp, *s, *cs, *gp, *probs; /* per step y, stacked over Y */
     float *logits;                   /* [n,O] */
@@ -105,13 +105,14 @@ static double forward(const tr_model *m, const float *P, bufs *b, const tr_batch
     for (int t = 0; t < T; t++)
         for (int i = 0; i < n; i++)
             b->tok[(size_t)t * n + i] = batch->src[(size_t)i * T + t];
-    /* encoder: one-hot . kernel = row lookup, plus bias; then the LSTM */
+    /* encoder: one-hot . kernel = row lookup, plus bias, written straight
+     * into the gate cache; then the LSTM computes the gates in place */
     for (int d = 0; d < 2; d++) {
-        tr_embedding_forward(b->xw[d], b->tok, P + m->enc_k[d], T * n, 4 * H);
+        tr_embedding_forward(b->g[d], b->tok, P + m->enc_k[d], T * n, 4 * H);
         const float *bias = P + m->enc_b[d];
         for (size_t r = 0; r < (size_t)T * n; r++)
-            tr_add_inplace(b->xw[d] + r * 4 * H, bias, 4 * H);
-        tr_lstm_forward(b->h[d], b->c[d], b->g[d], b->xw[d], P + m->enc_r[d], T, n, H, d, m->ract);
+            tr_add_inplace(b->g[d] + r * 4 * H, bias, 4 * H);
+        tr_lstm_forward(b->h[d], b->c[d], b->g[d], b->g[d], P + m->enc_r[d], T, n, H, d, m->ract);
     }
     /* a[i,t,:] = [h_fw[t,i,:], h_bw[t,i,:]] */
     for (int i = 0; i < n; i++)
@@ -207,7 +208,7 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
             memcpy(b.dh[1] + ((size_t)t * n + i) * H, src + H, (size_t)H * sizeof(float));
         }
     for (int d = 0; d < 2; d++) {
-        float *dxw = b.xw[d]; /* the forward's input projection is not needed any more */
+        float *dxw = b.xw[d];
         tr_lstm_backward(dxw, G + m->enc_r[d], b.dh[d], b.h[d], b.c[d], b.g[d], P + m->enc_r[d], b.work, T, n, H, d,
                          m->ract);
         tr_embedding_backward(G + m->enc_k[d], dxw, b.tok, T * n, 4 * H);

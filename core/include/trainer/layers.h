@@ -68,7 +68,8 @@ TR_API void tr_softmax_backward(float *dx, const float *dy, const float *y,
 
 /* One step.
  * h[B,H], c[B,H]: new state; gates[B,4H]: cache of the activated i,f,g,o.
- * xw[B,4H]: x.Wx + b; h_prev, c_prev [B,H] (NULL = zeros); Wh[H,4H]. */
+ * xw[B,4H]: x.Wx + b (may be the same buffer as gates: computed in place);
+ * h_prev, c_prev [B,H] (NULL = zeros); Wh[H,4H]. */
 TR_API void tr_lstm_cell_forward(float *h, float *c, float *gates,
                                  const float *xw, const float *h_prev,
                                  const float *c_prev, const float *Wh, int B,
@@ -87,7 +88,7 @@ TR_API void tr_lstm_cell_backward(float *dxw, float *dh_prev, float *dc_prev,
 /* A whole sequence, time-major: step t reads xw[t], writes h_seq[t], c_seq[t],
  * gates[t]. reverse != 0 runs t = T-1 .. 0 (the backward half of a
  * bidirectional layer; outputs stay at their own t). Initial state zeros.
- * h_seq, c_seq [T,B,H]; gates [T,B,4H]; xw [T,B,4H]. */
+ * h_seq, c_seq [T,B,H]; gates [T,B,4H]; xw [T,B,4H] (may equal gates). */
 TR_API void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
                             const float *xw, const float *Wh, int T, int B,
                             int H, int reverse, tr_act recurrent_act);
