@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "trainer/trainer.h"
 #include "blas_cpu.h"
+#include "comm.h"
 #include "session.h"
 
 #include <ctype.h>
@@ -59,67 +60,116 @@ static char *checkpoint_path(const tr_config *c)
     return p;
 }
 
-static int cmd_train(int argc, char **argv)
+/* After work that may fail on some ranks only: 0 when every rank succeeded;
+ * otherwise the lowest failing rank prints its one line and every rank
+ * returns that rank's exit status. */
+static int agree(const tr_comm *c, int rc, const tr_error *e)
 {
-    const char *path = argv[0];
-    for (int i = 1; i < argc; i++)
-        if (!is_override(argv[i]))
-            return usage_error("unexpected argument '%s' (overrides look like section.key=value)", argv[i]);
-    tr_error err = {0};
-    tr_config *cfg = NULL;
-    if (tr_config_load(&cfg, path, argc - 1, argv + 1, &err))
-        return fail_config(&err);
-    tr_session *s = NULL;
-    if (tr_session_open(&s, cfg, 1, &err))
-        return fail(&err);
+    int fr = tr_comm_first_failure(c, rc != 0);
+    if (fr < 0)
+        return 0;
+    if (c->rank == fr) {
+        if (c->size > 1)
+            fprintf(stderr, "trainer: rank %d: %s\n", c->rank, e->msg);
+        else
+            fprintf(stderr, "trainer: %s\n", e->msg);
+    }
+    return tr_comm_bcast_int(c, rc, fr);
+}
+
+/* A failure every rank already knows about (s->report_rank says who prints). */
+static int report(const tr_session *s, tr_status st, const tr_error *e)
+{
+    if (s->comm.rank == (s->report_rank >= 0 ? s->report_rank : 0)) {
+        if (s->comm.size > 1)
+            fprintf(stderr, "trainer: rank %d: %s\n", s->comm.rank, e->msg);
+        else
+            fprintf(stderr, "trainer: %s\n", e->msg);
+    }
+    return tr_status_exit_code(st);
+}
+
+static int train_session(tr_session *s)
+{
     const tr_config *c = s->cfg;
     const tr_plugin *P = s->plugin.desc;
-    size_t nparams = 0;
-    for (int i = 0; i < s->reg.n; i++)
-        nparams += s->reg.tensors[i].count;
-    printf("model: %s %s (%s), %zu parameters in %d tensors\n", P->name, P->version, s->plugin.path, nparams, s->reg.n);
-    printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld\n", c->train_size, c->test_size,
-           c->pairs, c->src_len, c->tgt_len);
-    printf("layout: 1 rank x %d threads; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", s->threads,
-           c->batch, s->micro, tr_session_steps_per_epoch(s), c->epochs);
-    fflush(stdout);
-
-    char *ck = checkpoint_path(c);
-    int rc = 0;
+    const int root = s->comm.rank == 0;
+    FILE *log = root ? stdout : NULL;
+    tr_error err = {0};
+    if (root) {
+        size_t nparams = 0;
+        for (int i = 0; i < s->reg.n; i++)
+            nparams += s->reg.tensors[i].count;
+        int shards = s->max_shards, R = s->comm.size;
+        printf("model: %s %s (%s), %zu parameters in %d tensors\n", P->name, P->version, s->plugin.path, nparams, s->reg.n);
+        printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld\n", c->train_size, c->test_size,
+               c->pairs, c->src_len, c->tgt_len);
+        printf("layout: %d rank%s x %d thread%s; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", R,
+               R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, tr_session_steps_per_epoch(s),
+               c->epochs);
+        printf("layout: %d micro-shards per step, %d-%d per rank (up to %d samples per rank per step)%s\n", shards,
+               shards / R, (shards + R - 1) / R, (shards + R - 1) / R * s->micro,
+               shards < R ? "; some ranks idle: more ranks than micro-shards" : "");
+        fflush(stdout);
+    }
     long spe = tr_session_steps_per_epoch(s);
     long chunk = c->eval_every > 0 ? c->eval_every * spe : -1;
     long total = spe * c->epochs;
+    tr_status st;
+    double ex, tok;
     do {
-        if (tr_session_train(s, chunk, stdout, &err)) {
-            rc = fail(&err);
-            break;
-        }
+        if ((st = tr_session_train(s, chunk, log, &err)))
+            return report(s, st, &err);
         if (s->step < total && c->test_size > 0) {
-            double ex, tok;
-            if (tr_session_evaluate(s, &ex, &tok, &err)) {
-                rc = fail(&err);
-                break;
-            }
-            printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", s->step / spe, ex, tok,
-                   c->test_size);
+            if ((st = tr_session_evaluate(s, &ex, &tok, &err)))
+                return report(s, st, &err);
+            if (root)
+                printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", s->step / spe, ex,
+                       tok, c->test_size);
         }
     } while (s->step < total);
-    if (!rc) {
-        if (tr_checkpoint_save(s, ck, &err)) {
-            rc = fail(&err);
-        } else {
-            printf("saved %s (step %ld)\n", ck, s->step);
-            double ex, tok;
-            if (c->test_size > 0) {
-                if (tr_session_evaluate(s, &ex, &tok, &err))
-                    rc = fail(&err);
-                else
-                    printf("eval: exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", ex, tok, c->test_size);
-            }
-        }
-    }
+    char *ck = checkpoint_path(c);
+    st = root ? tr_checkpoint_save(s, ck, &err) : TR_OK;
+    int rc = agree(&s->comm, tr_status_exit_code(st), &err);
+    if (!rc && root)
+        printf("saved %s (step %ld)\n", ck, s->step);
     free(ck);
+    if (rc)
+        return rc;
+    if (c->test_size > 0) {
+        if ((st = tr_session_evaluate(s, &ex, &tok, &err)))
+            return report(s, st, &err);
+        if (root)
+            printf("eval: exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", ex, tok, c->test_size);
+    }
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    tr_error err = {0};
+    tr_comm comm;
+    if (tr_comm_init(&comm, NULL, NULL, &err))
+        return fail(&err);
+    int rc = 0;
+    const char *path = argv[0];
+    for (int i = 1; i < argc && !rc; i++)
+        if (!is_override(argv[i])) {
+            snprintf(err.msg, sizeof err.msg, "unexpected argument '%s' (overrides look like section.key=value) (see trainer --help)", argv[i]);
+            rc = 2;
+        }
+    tr_config *cfg = NULL;
+    if (!rc && tr_config_load(&cfg, path, argc - 1, argv + 1, &err))
+        rc = 2;
+    tr_session *s = NULL;
+    tr_status st = TR_OK;
+    if (!rc && (st = tr_session_open(&s, cfg, 1, &err)))
+        rc = tr_status_exit_code(st);
+    rc = agree(&comm, rc, &err);
+    if (!rc)
+        rc = train_session(s);
     tr_session_close(s);
+    tr_comm_finalize(&comm);
     return rc;
 }
 

@@ -75,6 +75,7 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "shuffle", K_BOOL, F(shuffle), -1, 0, R_NONE, 0, NULL},
     {SEC_TRAIN, "log_every", K_INT, F(log_every), -1, 0, R_POS, 0, NULL},
     {SEC_TRAIN, "eval_every", K_INT, F(eval_every), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_TRAIN, "exact_reduce", K_BOOL, F(exact_reduce), -1, 0, R_NONE, 0, NULL},
 };
 #undef F
 #undef W
@@ -101,6 +102,7 @@ static void set_defaults(tr_config *c)
     c->shuffle = 1;
     c->log_every = 50;
     c->eval_every = 0;
+    c->exact_reduce = 1;
 }
 
 /* ----------------------------------------------------------------- helpers */

@@ -63,6 +63,8 @@ typedef struct tr_config {
     int shuffle;       /* train.shuffle; default true */
     long log_every;    /* train.log_every; default 50 steps, > 0 */
     long eval_every;   /* train.eval_every; default 0 = only at the end (epochs), >= 0 */
+    int exact_reduce;  /* train.exact_reduce; default true: order-independent int64 gradient sums;
+                          false: plain float sums (a reference; results then depend on the layout) */
 } tr_config;
 
 /* Loads `path`, applies `overrides` ("a.b=value", value parsed as YAML

@@ -3,7 +3,8 @@
  * Each micro-shard's gradient is computed in float. To make the sum over
  * micro-shards independent of how they were spread over threads and ranks,
  * each value is turned into a 64-bit fixed-point integer with a per-tensor
- * power-of-two scale taken from the global max |g| of that tensor, and the
+ * power-of-two scale taken from the global max |g| of that tensor (truncated
+ * toward zero: deterministic, and error < 2^-50 of that max), and the
  * integers are summed (integer addition is associative). The scale leaves
  * ceil(log2(shards+1)) bits of headroom, so the sum can never overflow.
  *

@@ -10,6 +10,7 @@
 #include "optim.h"
 #include "reduce.h"
 #include "rng.h"
+#include "trainer/layers.h"
 
 #include <math.h>
 #include <omp.h>
@@ -86,9 +87,17 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     if (with_data && (st = tr_pairs_load(&s->pairs, cfg, &s->vocabs, err)))
         goto fail;
 
+    s->comm = tr_comm_world();
+    s->report_rank = -1;
+    s->fail_rank = -1;
+    const char *hook = getenv("TR_TEST_FAIL"); /* "rank:step": tests of failure handling */
+    if (hook && sscanf(hook, "%d:%ld", &s->fail_rank, &s->fail_step) != 2)
+        s->fail_rank = -1;
     s->threads = omp_get_max_threads();
     s->micro = micro_size(cfg);
     s->max_shards = (int)((cfg->batch + s->micro - 1) / s->micro);
+    /* rank r takes shards [r*S/R, (r+1)*S/R): at most ceil(S/R) of them */
+    const int local_shards = (s->max_shards + s->comm.size - 1) / s->comm.size;
     openblas_set_num_threads(1); /* we parallelise over shards ourselves */
 
     tr_model_info info = {
@@ -116,9 +125,9 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->grad = xalloc(total * sizeof(float));
     s->opt_m = xalloc(total * sizeof(float));
     s->opt_v = xalloc(total * sizeof(float));
-    s->shard_grads = xalloc((size_t)s->max_shards * total * sizeof(float));
+    s->shard_grads = xalloc((size_t)(local_shards > 0 ? local_shards : 1) * total * sizeof(float));
     s->acc = xalloc(total * sizeof(int64_t));
-    s->maxabs = xalloc((size_t)s->reg.n * sizeof(float));
+    s->maxabs = xalloc((size_t)(s->reg.n + 1) * sizeof(float)); /* + the failure flag */
     s->scales = xalloc((size_t)s->reg.n * sizeof(double));
     s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
     s->shard_err = xalloc((size_t)s->max_shards * sizeof(tr_error));
@@ -180,7 +189,46 @@ static void gather(int32_t *src, int32_t *tgt, const tr_pairs *p,
     }
 }
 
-/* One optimizer step over the samples idx[0..n). */
+/* Order-independent sum of this step's shard gradients into s->grad
+ * (divided by n): local fixed-point sums, then one integer allreduce. */
+static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error *err)
+{
+    const size_t total = s->reg.total;
+    (void)nloc; /* s->maxabs already holds the global maxima (train_step) */
+    for (int t = 0; t < s->reg.n; t++)
+        if (!(s->maxabs[t] < INFINITY)) { /* every rank sees the same maxima */
+            s->report_rank = 0;
+            return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient for parameter '%s' at step %ld (lower train.lr or set train.clip_norm)",
+                                s->reg.tensors[t].name, s->step + 1);
+        }
+    tr_exact_scales(s->scales, s->maxabs, s->reg.n, nsh);
+    tr_exact_quantize_sum(s->acc, s->shard_grads, nloc, total, &s->reg, s->scales);
+    tr_comm_sum_i64(&s->comm, s->acc, total);
+    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n);
+    return TR_OK;
+}
+
+/* The plain float reference (train.exact_reduce: false): shard order
+ * within the rank, then MPI's float sum; depends on the layout. */
+static tr_status reduce_float(tr_session *s, int nloc, int n, tr_error *err)
+{
+    const size_t total = s->reg.total;
+    memset(s->grad, 0, total * sizeof *s->grad);
+    for (int k = 0; k < nloc; k++)
+        tr_add_inplace(s->grad, s->shard_grads + (size_t)k * total, (long)total);
+    tr_comm_sum_float(&s->comm, s->grad, total);
+    const float inv = 1.0f / (float)n;
+    for (size_t i = 0; i < total; i++)
+        s->grad[i] *= inv;
+    if (!isfinite(tr_global_norm(s->grad, (long)total))) {
+        s->report_rank = 0;
+        return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient at step %ld (lower train.lr or set train.clip_norm)",
+                            s->step + 1);
+    }
+    return TR_OK;
+}
+
+/* One optimizer step over the global batch idx[0..n), every rank together. */
 static tr_status train_step(tr_session *s, const int32_t *idx, int n,
                             double *loss_sum, tr_error *err)
 {
@@ -188,40 +236,72 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     const size_t total = s->reg.total;
     const int g = s->micro;
     const int nsh = (n + g - 1) / g;
+    const int R = s->comm.size, r = s->comm.rank;
+    const int lo = (int)((long)r * nsh / R), hi = (int)((long)(r + 1) * nsh / R);
+    memset(s->shard_loss, 0, (size_t)nsh * sizeof *s->shard_loss);
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int sh = 0; sh < nsh; sh++) {
+    for (int sh = lo; sh < hi; sh++) {
         void *scr;
         int32_t *src, *tgt;
         thread_buffers(s, &scr, &src, &tgt);
         int m = n - sh * g < g ? n - sh * g : g;
         gather(src, tgt, &s->pairs, idx + (size_t)sh * g, m);
-        float *gr = s->shard_grads + (size_t)sh * total;
+        float *gr = s->shard_grads + (size_t)(sh - lo) * total;
         memset(gr, 0, total * sizeof *gr);
         tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt};
         s->shard_err[sh].status = TR_OK;
         s->shard_err[sh].msg[0] = 0;
-        s->shard_loss[sh] = 0.0;
         if (P->train(s->model, s->params, gr, scr, &b, &s->shard_loss[sh], &s->shard_err[sh]) != TR_OK &&
             s->shard_err[sh].status == TR_OK)
             s->shard_err[sh].status = TR_ERR_MODEL;
     }
-    double loss = 0.0;
-    for (int sh = 0; sh < nsh; sh++) { /* lowest failing shard reports: deterministic */
-        if (s->shard_err[sh].status != TR_OK)
-            return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' failed at step %ld: %s", P->name, s->step + 1,
-                                s->shard_err[sh].msg[0] ? s->shard_err[sh].msg : "no reason given");
-        loss += s->shard_loss[sh];
+    /* A failure on any rank stops every rank at the same step; the lowest
+     * failing rank's lowest failing shard is the one reported. */
+    int failed = 0;
+    for (int sh = lo; sh < hi && !failed; sh++)
+        if (s->shard_err[sh].status != TR_OK) {
+            failed = 1;
+            tr_error_set(err, TR_ERR_MODEL, "plugin '%s' failed at step %ld: %s", P->name, s->step + 1,
+                         s->shard_err[sh].msg[0] ? s->shard_err[sh].msg : "no reason given");
+        }
+    if (!failed && r == s->fail_rank && s->step + 1 == s->fail_step) {
+        failed = 1;
+        tr_error_set(err, TR_ERR_MODEL, "injected failure at step %ld (TR_TEST_FAIL=%d:%ld)", s->step + 1,
+                     s->fail_rank, s->fail_step);
     }
-    if (!isfinite(loss))
+    /* One MAX allreduce carries both the failure flag (R - rank, so the
+     * lowest failing rank wins) and, for the exact reduction, every
+     * tensor's max |g|. */
+    const int nt = s->reg.n;
+    if (s->cfg->exact_reduce && !failed) {
+        double t0 = now_s(); /* part of the exact reduction's cost */
+        tr_exact_maxabs(s->maxabs, s->shard_grads, hi - lo, total, &s->reg);
+        s->reduce_seconds += now_s() - t0;
+    } else
+        memset(s->maxabs, 0, (size_t)nt * sizeof *s->maxabs);
+    s->maxabs[nt] = failed ? (float)(R - r) : 0.0f;
+    tr_comm_max_float(&s->comm, s->maxabs, nt + 1);
+    int fr = s->maxabs[nt] > 0.0f ? R - (int)s->maxabs[nt] : -1;
+    if (fr >= 0) {
+        s->report_rank = fr;
+        if (r != fr)
+            tr_error_set(err, TR_ERR_MODEL, "stopped: rank %d failed at step %ld", fr, s->step + 1);
+        return TR_ERR_MODEL;
+    }
+    tr_comm_sum_double(&s->comm, s->shard_loss, nsh); /* each shard's loss is on one rank, 0 elsewhere */
+    double loss = 0.0;
+    for (int sh = 0; sh < nsh; sh++)
+        loss += s->shard_loss[sh];
+    if (!isfinite(loss)) {
+        s->report_rank = 0;
         return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
                             P->name, loss, s->step + 1);
-    int bad = tr_exact_maxabs(s->maxabs, s->shard_grads, nsh, total, &s->reg);
-    if (bad >= 0)
-        return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient for parameter '%s' at step %ld (lower train.lr or set train.clip_norm)",
-                            s->reg.tensors[bad].name, s->step + 1);
-    tr_exact_scales(s->scales, s->maxabs, s->reg.n, nsh);
-    tr_exact_quantize_sum(s->acc, s->shard_grads, nsh, total, &s->reg, s->scales);
-    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n);
+    }
+    double t0 = now_s();
+    tr_status st = s->cfg->exact_reduce ? reduce_exact(s, nsh, hi - lo, n, err) : reduce_float(s, hi - lo, n, err);
+    s->reduce_seconds += now_s() - t0;
+    if (st)
+        return st;
 
     const tr_config *c = s->cfg;
     s->grad_norm = c->clip_norm > 0 ? tr_clip_global_norm(s->grad, (long)total, c->clip_norm)
@@ -233,6 +313,26 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
         tr_sgd_update(s->params, s->opt_m, s->grad, (long)total, lr, c->momentum, c->nesterov);
     s->step++;
     *loss_sum = loss;
+    return TR_OK;
+}
+
+/* Cheap check that every rank holds the same parameters: a hash of their
+ * bits, compared by min/max allreduce. */
+static tr_status check_replicas(tr_session *s, tr_error *err)
+{
+    if (s->comm.size < 2)
+        return TR_OK;
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    typedef uint32_t __attribute__((may_alias)) u32_alias; /* float bits, legally */
+    const u32_alias *w = (const u32_alias *)s->params;
+    for (size_t i = 0; i < s->reg.total; i++)
+        h = (h ^ w[i]) * 0x100000001b3ULL;
+    uint64_t lo = h, hi = h;
+    tr_comm_min_max_u64(&s->comm, &lo, &hi);
+    if (lo != hi) {
+        s->report_rank = 0;
+        return tr_error_set(err, TR_ERR_INTERNAL, "parameters differ across ranks at step %ld (a bug: please report)", s->step);
+    }
     return TR_OK;
 }
 
@@ -253,7 +353,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
     const long spe = tr_session_steps_per_epoch(s);
     const long total_steps = spe * c->epochs;
     long done = 0, win_samples = 0, all_samples = 0;
-    double win_loss = 0.0, t0 = now_s(), win_t0 = t0;
+    double win_loss = 0.0, t0 = now_s(), win_t0 = t0, reduce0 = s->reduce_seconds;
     while (s->step < total_steps && (max_steps < 0 || done < max_steps)) {
         long epoch = s->step / spe, k = s->step % spe;
         if (s->perm_epoch != epoch) {
@@ -267,6 +367,8 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
         int n = (int)(N - start < B ? N - start : B);
         double loss = 0.0;
         tr_status st = train_step(s, s->perm + start, n, &loss, err);
+        if (!st && s->step % c->log_every == 0)
+            st = check_replicas(s, err);
         if (st)
             return st;
         done++;
@@ -291,7 +393,10 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
     }
     if (log && done > 0) {
         double t = now_s() - t0;
+        double red = s->reduce_seconds - reduce0;
         fprintf(log, "train done: %ld samples in %.2f s, %.1f samples/s\n", all_samples, t, all_samples / (t > 1e-9 ? t : 1e-9));
+        fprintf(log, "gradient reduction (%s): %.3f ms/step, %.1f%% of step time\n",
+                s->cfg->exact_reduce ? "exact int64" : "float", 1e3 * red / done, 100.0 * red / (t > 1e-9 ? t : 1e-9));
         fflush(log);
     }
     return TR_OK;
@@ -337,28 +442,35 @@ tr_status tr_session_evaluate(tr_session *s, double *exact, double *token_acc,
     *exact = *token_acc = 0.0;
     if (n <= 0)
         return TR_OK;
-    const long first = s->pairs.n - n; /* the last data.test pairs, file order */
-    int32_t *pred = malloc((size_t)n * Ty * sizeof *pred);
-    if (!pred)
-        return tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
-    tr_status st = tr_session_predict(s, s->pairs.src + (size_t)first * Tx, n, pred, NULL, err);
-    if (!st) {
-        long ok = 0, tok_ok = 0, tok_all = 0;
-        for (int i = 0; i < n; i++) {
-            const int32_t *t = s->pairs.tgt + (size_t)(first + i) * Ty;
-            int all = 1;
-            for (int y = 0; y < Ty; y++) {
-                if (s->vocabs.tgt.pad >= 0 && t[y] == s->vocabs.tgt.pad && pred[(size_t)i * Ty + y] == t[y])
-                    continue;
-                tok_all++;
-                if (pred[(size_t)i * Ty + y] == t[y]) tok_ok++;
-                else all = 0;
-            }
-            ok += all;
+    /* this rank's contiguous part of the held-out set (the last data.test
+     * pairs of the file) */
+    const int R = s->comm.size, r = s->comm.rank;
+    const int lo = (int)((long)r * n / R), hi = (int)((long)(r + 1) * n / R);
+    const long first = s->pairs.n - n + lo;
+    int32_t *pred = malloc((size_t)(hi - lo > 0 ? hi - lo : 1) * Ty * sizeof *pred);
+    tr_status st = pred ? tr_session_predict(s, s->pairs.src + (size_t)first * Tx, hi - lo, pred, NULL, err)
+                        : tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
+    long counts[3] = {0, 0, 0}; /* exact, tokens right, tokens */
+    for (int i = 0; !st && i < hi - lo; i++) {
+        const int32_t *t = s->pairs.tgt + (size_t)(first + i) * Ty;
+        int all = 1;
+        for (int y = 0; y < Ty; y++) {
+            if (s->vocabs.tgt.pad >= 0 && t[y] == s->vocabs.tgt.pad && pred[(size_t)i * Ty + y] == t[y])
+                continue;
+            counts[2]++;
+            if (pred[(size_t)i * Ty + y] == t[y]) counts[1]++;
+            else all = 0;
         }
-        *exact = (double)ok / n;
-        *token_acc = tok_all ? (double)tok_ok / tok_all : 1.0;
+        counts[0] += all;
     }
     free(pred);
-    return st;
+    int fr = tr_comm_first_failure(&s->comm, st != TR_OK);
+    if (fr >= 0) {
+        s->report_rank = fr;
+        return st ? st : tr_error_set(err, TR_ERR_MODEL, "stopped: rank %d failed evaluating", fr);
+    }
+    tr_comm_sum_long(&s->comm, counts, 3);
+    *exact = (double)counts[0] / n;
+    *token_acc = counts[2] ? (double)counts[1] / counts[2] : 1.0;
+    return TR_OK;
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "comm.h"
 #include "config.h"
 #include "dataset.h"
 #include "plugin_loader.h"
@@ -19,6 +20,10 @@ typedef struct tr_session {
     tr_vocabs vocabs;
     tr_pairs pairs;            /* empty when opened for prediction only */
 
+    tr_comm comm;              /* this rank and the world (size 1 without MPI) */
+    int report_rank;           /* after a failure: the rank whose message to print */
+    int fail_rank;             /* test hook TR_TEST_FAIL=rank:step, -1 off */
+    long fail_step;
     int threads;               /* OpenMP threads */
     int micro;                 /* micro-shard size g */
     int max_shards;            /* ceil(batch / g) */
@@ -27,11 +32,11 @@ typedef struct tr_session {
     float *params;             /* [reg.total] */
     float *grad;               /* [reg.total] averaged gradient of the step */
     float *opt_m, *opt_v;      /* optimizer state (Adam m, v; SGD velocity in m) */
-    float *shard_grads;        /* [max_shards, reg.total] */
+    float *shard_grads;        /* [shards this rank takes at most, reg.total] */
     int64_t *acc;              /* [reg.total] fixed-point sums */
-    float *maxabs;             /* [reg.n] */
+    float *maxabs;             /* [reg.n + 1]: max |g| per tensor, then the failure flag */
     double *scales;            /* [reg.n] */
-    double *shard_loss;        /* [max_shards] */
+    double *shard_loss;        /* [max_shards] loss of every shard of the step (all ranks) */
     tr_error *shard_err;       /* [max_shards] */
     unsigned char *scratch;    /* [threads, scratch_stride] */
     size_t scratch_stride;
@@ -41,6 +46,7 @@ typedef struct tr_session {
 
     long step;                 /* optimizer updates done */
     double grad_norm;          /* of the last step, before clipping */
+    double reduce_seconds;     /* time spent combining gradients (all steps) */
 } tr_session;
 
 /* Loads the plugin, vocabularies, (with_data) the pairs, creates the model
@@ -51,11 +57,17 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
 void tr_session_close(tr_session *s);
 
 /* Trains until the configured epochs are done or max_steps more steps ran
- * (max_steps < 0: no limit). Progress lines go to log (NULL: silent). */
+ * (max_steps < 0: no limit). Progress lines go to log (NULL: silent).
+ * Collective: every rank calls it. The global batch is cut into micro-shards
+ * of `micro` samples; rank r takes the contiguous run of shards
+ * [r*S/R, (r+1)*S/R), its threads take shards from that run. On failure
+ * every rank returns an error and s->report_rank names the rank whose
+ * err->msg is the one to print. */
 tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                            tr_error *err);
 
-/* Exact-match accuracy (all target tokens right) on the held-out pairs. */
+/* Exact-match accuracy (all target tokens right) on the held-out pairs;
+ * collective: ranks split the held-out set and sum integer counts. */
 tr_status tr_session_evaluate(tr_session *s, double *exact, double *token_acc,
                               tr_error *err);
 
