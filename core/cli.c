@@ -1,11 +1,14 @@
 /* core/cli.c - `trainer CONFIG`, `trainer predict`, `trainer plugins`. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "trainer/trainer.h"
 #include "blas_cpu.h"
 #include "comm.h"
 #include "session.h"
 
 #include <ctype.h>
+#include <omp.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,12 +148,28 @@ static int train_session(tr_session *s)
     return 0;
 }
 
+/* Without OMP_NUM_THREADS, share this machine's cores among its ranks
+ * (a rank bound to some cores keeps to those), so that `mpirun -n 4
+ * trainer ...` does not start 4 x cores threads. */
+static void choose_threads(const tr_comm *c)
+{
+    if (getenv("OMP_NUM_THREADS") || c->size < 2)
+        return;
+    cpu_set_t set;
+    int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int local = tr_comm_local_size(c);
+    int t = mine < online ? mine : (int)(online / local);
+    omp_set_num_threads(t > 0 ? t : 1);
+}
+
 static int cmd_train(int argc, char **argv)
 {
     tr_error err = {0};
     tr_comm comm;
     if (tr_comm_init(&comm, NULL, NULL, &err))
         return fail(&err);
+    choose_threads(&comm);
     int rc = 0;
     const char *path = argv[0];
     for (int i = 1; i < argc && !rc; i++)

@@ -100,3 +100,16 @@ int tr_comm_bcast_int(const tr_comm *c, int value, int root)
         MPI_Bcast(&value, 1, MPI_INT, root, MPI_COMM_WORLD);
     return value;
 }
+
+int tr_comm_local_size(const tr_comm *c)
+{
+    if (!c->mpi || c->size < 2)
+        return 1;
+    MPI_Comm node;
+    int n = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &n);
+        MPI_Comm_free(&node);
+    }
+    return n;
+}

@@ -32,6 +32,9 @@ void tr_comm_min_max_u64(const tr_comm *c, uint64_t *min, uint64_t *max);
 void tr_comm_sum_i64(const tr_comm *c, int64_t *x, size_t n);
 void tr_comm_sum_float(const tr_comm *c, float *x, size_t n);
 
+/* Ranks on this machine (sharing memory with this one), 1 without MPI. */
+int tr_comm_local_size(const tr_comm *c);
+
 /* value as given on root, on every rank. */
 int tr_comm_bcast_int(const tr_comm *c, int value, int root);
 

@@ -9,9 +9,10 @@
 #
 # It sets OMP_NUM_THREADS (default: this machine's cores / ranks, at least 1)
 # and OPENBLAS_NUM_THREADS=1 on every rank, oversubscribes when there are more
-# ranks than cores, unbinds ranks that run several threads (Open MPI binds a
-# rank to one core by default), allows running as root, and keeps mpirun's
-# own banners quiet so an error is the trainer's one line.
+# ranks than cores (with OMP_WAIT_POLICY=PASSIVE, so idle threads sleep),
+# unbinds ranks that run several threads (Open MPI binds a rank to one core
+# by default), allows running as root, and keeps mpirun's own banners quiet
+# so an error is the trainer's one line.
 # TRAINER=path/to/trainer picks the binary (default: build/trainer, else PATH).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,7 +60,9 @@ if [ -n "$hostfile" ]; then
 else
     args+=(--mca pml ob1)  # shared memory on one machine; starts faster
     if [ $(( ranks * threads )) -gt "$cores" ] || [ "$ranks" -gt "$cores" ]; then
-        args+=(--oversubscribe --bind-to none)
+        # more threads than cores: idle OpenMP threads must sleep, not spin
+        export OMP_WAIT_POLICY=PASSIVE
+        args+=(--oversubscribe --bind-to none -x OMP_WAIT_POLICY)
     elif [ "$threads" -gt 1 ]; then
         args+=(--bind-to none)
     fi
