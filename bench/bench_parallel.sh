@@ -25,10 +25,14 @@ run() { # run NAME RANKS THREADS [overrides...] -> "samples/s reduce_ms reduce_p
 }
 
 declare -A sps red pct
+declare -a pair
 for r in $(seq 1 "$ROUNDS"); do
     for l in "${layouts[@]}"; do
         read -r sps[$l,$r] red[$l,$r] pct[$l,$r] <<<"$(run "$l" "${l%x*}" "${l#*x}")"
     done
+    # the machine's own ceiling: two independent 1x1 runs at once, one per core
+    a=$(run pair0 1 1 & run pair1 1 1 & wait)
+    pair[$r]=$(echo "$a" | awk '{ s += $1 } END { print s }')
     for m in "${modes[@]}"; do
         e=true; [ "$m" = float ] && e=false
         read -r sps[$m,$r] red[$m,$r] pct[$m,$r] <<<"$(run "$m" 2 1 train.exact_reduce=$e)"
@@ -47,6 +51,10 @@ for l in "${layouts[@]}"; do
     [ -n "$base" ] || base=$m
     printf '%-8s %14.1f %12.2f %15.3f (%s%%)\n' "$l" "$m" "$(echo "$m / $base" | bc -l)" "$(median "${reds[@]}")" "$(median "${pcts[@]}")"
 done
+vals=()
+for r in $(seq 1 "$ROUNDS"); do vals+=("${pair[$r]}"); done
+m=$(median "${vals[@]}")
+printf '%-8s %14.1f %12.2f   (two independent 1x1 runs at once: what 2 cores give)\n' "2 x 1x1" "$m" "$(echo "$m / $base" | bc -l)"
 echo
 echo "gradient reduction at 2x1 (medians):"
 for m in "${modes[@]}"; do

@@ -54,14 +54,19 @@ void tr_sgd_update(float *p, float *vel, const float *g, long n, double lr,
     }
 }
 
-double tr_global_norm(const float *g, long n)
+double tr_sum_squares(const float *g, long n)
 {
     double s = 0.0;
     for (long i = 0; i < n; i++) {
         double x = (double)g[i];
         s += x * x;
     }
-    return sqrt(s);
+    return s;
+}
+
+double tr_global_norm(const float *g, long n)
+{
+    return sqrt(tr_sum_squares(g, n));
 }
 
 double tr_clip_global_norm(float *g, long n, double max_norm)

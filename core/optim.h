@@ -20,6 +20,9 @@ void tr_adam_update(float *p, float *m, float *v, const float *g, long n,
 void tr_sgd_update(float *p, float *vel, const float *g, long n, double lr,
                    double momentum, int nesterov);
 
+/* sum g^2, accumulated in double in index order. */
+double tr_sum_squares(const float *g, long n);
+
 /* sqrt(sum g^2), accumulated in double in index order. */
 double tr_global_norm(const float *g, long n);
 

@@ -10,7 +10,7 @@ TR_SIMD int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
 {
     /* On the bit patterns with the sign cleared, unsigned order is |x| order
      * and every NaN/inf is >= 0x7f800000: an integer max that vectorises. */
-    int bad = -1;
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int t = 0; t < reg->n; t++) {
         const tr_tensor *tt = &reg->tensors[t];
         uint32_t m = 0;
@@ -22,14 +22,13 @@ TR_SIMD int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
                 m = a > m ? a : m;
             }
         }
-        if (m >= 0x7f800000u) {
-            m = 0x7f800000u;
-            if (bad < 0)
-                bad = t;
-        }
+        m = m > 0x7f800000u ? 0x7f800000u : m; /* NaN -> inf: MAX-reducible */
         memcpy(&maxabs[t], &m, sizeof m);
     }
-    return bad;
+    for (int t = 0; t < reg->n; t++)
+        if (isinf(maxabs[t]))
+            return t;
+    return -1;
 }
 
 TR_SIMD void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
@@ -77,6 +76,7 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, const float *shards, int nshard
 TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
                        const double *scales, double divisor)
 {
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int t = 0; t < reg->n; t++) {
         const tr_tensor *tt = &reg->tensors[t];
         const double f = 1.0 / (scales[t] * divisor);

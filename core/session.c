@@ -130,11 +130,12 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->maxabs = xalloc((size_t)(s->reg.n + 1) * sizeof(float)); /* + the failure flag */
     s->scales = xalloc((size_t)s->reg.n * sizeof(double));
     s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
+    s->chunk_sums = xalloc((total / 8192 + 1) * sizeof(double));
     s->shard_err = xalloc((size_t)s->max_shards * sizeof(tr_error));
     s->scratch = xalloc((size_t)s->threads * s->scratch_stride);
     s->perm = xalloc((size_t)(s->pairs.n > 0 ? s->pairs.n : 1) * sizeof(int32_t));
     if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs ||
-        !s->scales || !s->shard_loss || !s->shard_err || !s->scratch || !s->perm) {
+        !s->scales || !s->shard_loss || !s->chunk_sums || !s->shard_err || !s->scratch || !s->perm) {
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory allocating buffers for %zu parameters", total);
         goto fail;
     }
@@ -160,7 +161,7 @@ void tr_session_close(tr_session *s)
     free(s->options);
     free(s->params); free(s->grad); free(s->opt_m); free(s->opt_v);
     free(s->shard_grads); free(s->acc); free(s->maxabs); free(s->scales);
-    free(s->shard_loss); free(s->shard_err); free(s->scratch); free(s->perm);
+    free(s->shard_loss); free(s->chunk_sums); free(s->shard_err); free(s->scratch); free(s->perm);
     tr_config_free(s->cfg);
     free(s);
 }
@@ -226,6 +227,40 @@ static tr_status reduce_float(tr_session *s, int nloc, int n, tr_error *err)
                             s->step + 1);
     }
     return TR_OK;
+}
+
+/* Clipping and the optimizer over fixed chunks of the parameters, spread
+ * over the threads. The chunks do not depend on the thread count, and the
+ * norm adds the chunks' sums in chunk order, so the bits do not either. */
+static void apply_update(tr_session *s)
+{
+    enum { CHUNK = 8192 };
+    const tr_config *c = s->cfg;
+    const long total = (long)s->reg.total, nch = (total + CHUNK - 1) / CHUNK;
+    double *part = s->chunk_sums;
+    #pragma omp parallel for schedule(static)
+    for (long k = 0; k < nch; k++) {
+        long o = k * CHUNK, m = total - o < CHUNK ? total - o : CHUNK;
+        part[k] = tr_sum_squares(s->grad + o, m);
+    }
+    double sum = 0.0;
+    for (long k = 0; k < nch; k++)
+        sum += part[k];
+    s->grad_norm = sqrt(sum);
+    const double clip = c->clip_norm > 0 && s->grad_norm > c->clip_norm ? c->clip_norm / s->grad_norm : 1.0;
+    const double lr = tr_lr_decayed(c->lr, c->decay, s->step);
+    #pragma omp parallel for schedule(static)
+    for (long k = 0; k < nch; k++) {
+        long o = k * CHUNK, m = total - o < CHUNK ? total - o : CHUNK;
+        float *g = s->grad + o;
+        if (clip != 1.0)
+            for (long i = 0; i < m; i++)
+                g[i] = (float)((double)g[i] * clip);
+        if (c->optimizer == TR_OPTIM_ADAM)
+            tr_adam_update(s->params + o, s->opt_m + o, s->opt_v + o, g, m, lr, c->beta1, c->beta2, c->eps, s->step + 1);
+        else
+            tr_sgd_update(s->params + o, s->opt_m + o, g, m, lr, c->momentum, c->nesterov);
+    }
 }
 
 /* One optimizer step over the global batch idx[0..n), every rank together. */
@@ -303,14 +338,7 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     if (st)
         return st;
 
-    const tr_config *c = s->cfg;
-    s->grad_norm = c->clip_norm > 0 ? tr_clip_global_norm(s->grad, (long)total, c->clip_norm)
-                                    : tr_global_norm(s->grad, (long)total);
-    double lr = tr_lr_decayed(c->lr, c->decay, s->step);
-    if (c->optimizer == TR_OPTIM_ADAM)
-        tr_adam_update(s->params, s->opt_m, s->opt_v, s->grad, (long)total, lr, c->beta1, c->beta2, c->eps, s->step + 1);
-    else
-        tr_sgd_update(s->params, s->opt_m, s->grad, (long)total, lr, c->momentum, c->nesterov);
+    apply_update(s);
     s->step++;
     *loss_sum = loss;
     return TR_OK;

@@ -37,6 +37,7 @@ typedef struct tr_session {
     float *maxabs;             /* [reg.n + 1]: max |g| per tensor, then the failure flag */
     double *scales;            /* [reg.n] */
     double *shard_loss;        /* [max_shards] loss of every shard of the step (all ranks) */
+    double *chunk_sums;        /* [reg.total / 8192 + 1] partial sums of the gradient norm */
     tr_error *shard_err;       /* [max_shards] */
     unsigned char *scratch;    /* [threads, scratch_stride] */
     size_t scratch_stride;
