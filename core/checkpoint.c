@@ -1,11 +1,15 @@
-/* core/checkpoint.c - parameters to and from HDF5.
+/* core/checkpoint.c - the training state to and from HDF5.
  *
- * Layout (DESIGN.md): /params/<tensor name> float32 datasets with the
- * tensor's shape; root attributes step, epoch, plugin, plugin_version,
+ * Layout (DESIGN.md, docs/results.md): /params/<tensor> float32 datasets
+ * with the tensor's shape; /optimizer/m/<tensor> and /optimizer/v/<tensor>
+ * (Adam) or /optimizer/velocity/<tensor> (SGD); root attributes step,
+ * epoch, data_cursor, seed, rng, optimizer, plugin, plugin_version,
  * abi_version, trainer_version and config (the YAML text that ran), strings
- * as variable-length UTF-8 so h5py reads them as str. Written to
- * "<path>.tmp", closed, fsync'ed and renamed: the last good checkpoint is
- * never left half-written. */
+ * as variable-length UTF-8 so h5py reads them as str. The step is the whole
+ * data and RNG state: the order of an epoch is drawn from (seed, epoch), so
+ * resuming at step k replays exactly what an uninterrupted run does.
+ * Written to "<path>.tmp", closed, fsync'ed and renamed: the last good
+ * checkpoint is never left half-written. */
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
 
@@ -82,30 +86,26 @@ static int read_attr_str(hid_t loc, const char *name, char *buf, size_t len)
     return r;
 }
 
-static int fsync_path(const char *path, int dir)
+/* One float32 dataset per tensor under group `name` of loc. */
+static int write_tensors(hid_t loc, const char *name, const tr_registry *reg, const float *base)
 {
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0)
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
         return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
+    int bad = 0;
+    for (int i = 0; i < reg->n && !bad; i++) {
+        const tr_tensor *t = &reg->tensors[i];
+        hsize_t dims[TR_MAX_DIMS];
+        for (int d = 0; d < t->ndim; d++)
+            dims[d] = (hsize_t)t->shape[d];
+        hid_t sp = H5Screate_simple(t->ndim, dims, NULL);
+        hid_t ds = H5Dcreate2(g, t->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, base + t->offset) < 0;
+        if (ds >= 0) H5Dclose(ds);
+        H5Sclose(sp);
     }
-    return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
+    H5Gclose(g);
+    return bad ? -1 : 0;
 }
 
 tr_status tr_checkpoint_save(const tr_session *s, const char *path,
@@ -116,7 +116,7 @@ tr_status tr_checkpoint_save(const tr_session *s, const char *path,
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = 0;
-        if (make_dirs(dir))
+        if (tr_mkdirs(dir))
             return tr_error_set(err, TR_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
     } else {
         snprintf(dir, sizeof dir, ".");
@@ -139,22 +139,22 @@ tr_status tr_checkpoint_save(const tr_session *s, const char *path,
     bad |= attr_str(f, "plugin_version", P->version) < 0;
     bad |= attr_str(f, "trainer_version", TR_VERSION) < 0;
     bad |= attr_str(f, "config", s->cfg->text) < 0;
-    hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad |= g < 0;
-    for (int i = 0; i < s->reg.n && !bad; i++) {
-        const tr_tensor *t = &s->reg.tensors[i];
-        hsize_t dims[TR_MAX_DIMS];
-        for (int d = 0; d < t->ndim; d++)
-            dims[d] = (hsize_t)t->shape[d];
-        hid_t sp = H5Screate_simple(t->ndim, dims, NULL);
-        hid_t ds = H5Dcreate2(g, t->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        bad |= ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->params + t->offset) < 0;
-        if (ds >= 0) H5Dclose(ds);
-        H5Sclose(sp);
+    bad |= attr_i64(f, "data_cursor", (s->step % (spe > 0 ? spe : 1)) * s->cfg->batch) < 0;
+    bad |= attr_i64(f, "seed", s->cfg->seed) < 0;
+    bad |= attr_str(f, "rng", "counter-based: init from (seed, tensor name), epoch order from (seed, epoch); no other state") < 0;
+    bad |= attr_str(f, "optimizer", s->cfg->optimizer == TR_OPTIM_ADAM ? "adam" : "sgd") < 0;
+    bad |= write_tensors(f, "params", &s->reg, s->params) < 0;
+    hid_t opt = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= opt < 0;
+    if (s->cfg->optimizer == TR_OPTIM_ADAM) {
+        bad |= write_tensors(opt, "m", &s->reg, s->opt_m) < 0;
+        bad |= write_tensors(opt, "v", &s->reg, s->opt_v) < 0;
+    } else {
+        bad |= write_tensors(opt, "velocity", &s->reg, s->opt_m) < 0;
     }
-    if (g >= 0) H5Gclose(g);
+    if (opt >= 0) H5Gclose(opt);
     bad |= H5Fclose(f) < 0;
-    if (bad || fsync_path(tmp, 0)) {
+    if (bad || tr_fsync_path(tmp, 0)) {
         unlink(tmp);
         return tr_error_set(err, TR_ERR_IO, "%s: writing the checkpoint failed (disk full?); the previous checkpoint is untouched", tmp);
     }
@@ -163,38 +163,32 @@ tr_status tr_checkpoint_save(const tr_session *s, const char *path,
         unlink(tmp);
         return tr_error_set(err, TR_ERR_IO, "%s: cannot rename onto %s: %s", tmp, path, strerror(e));
     }
-    fsync_path(dir, 1);
+    tr_fsync_path(dir, 1);
     return TR_OK;
 }
 
-tr_status tr_checkpoint_load(tr_session *s, const char *path, tr_error *err)
+static int read_attr_i64(hid_t loc, const char *name, long long *v)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct stat st;
-    if (stat(path, &st))
-        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: no checkpoint (%s); train first with: trainer %s",
-                            path, strerror(errno), s->cfg->path);
-    if (H5Fis_hdf5(path) <= 0)
-        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: not an HDF5 file (corrupt or truncated checkpoint)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: cannot open (corrupt or truncated checkpoint)", path);
-    tr_status r = TR_OK;
-    char plugin[256];
-    const char *want = s->plugin.desc->name;
-    if (read_attr_str(f, "plugin", plugin, sizeof plugin) || strcmp(plugin, want) != 0) {
-        r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: checkpoint is for plugin '%s', the config uses '%s'", path,
-                         plugin[0] ? plugin : "(none)", want);
-        goto done;
-    }
-    for (int i = 0; i < s->reg.n; i++) {
-        const tr_tensor *t = &s->reg.tensors[i];
-        char dname[TR_MAX_NAME + 16];
-        snprintf(dname, sizeof dname, "/params/%s", t->name);
-        if (H5Lexists(f, "params", H5P_DEFAULT) <= 0 || H5Lexists(f, dname, H5P_DEFAULT) <= 0) {
-            r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: no parameter '%s' in the checkpoint", path, t->name);
-            goto done;
-        }
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    int r = H5Aread(a, H5T_NATIVE_LLONG, v) < 0 ? -1 : 0;
+    H5Aclose(a);
+    return r;
+}
+
+/* Reads every registered tensor from `group` into base, checking shapes. */
+static tr_status read_tensors(hid_t f, const char *group, const tr_registry *reg, float *base,
+                              const char *path, tr_error *err)
+{
+    if (H5Lexists(f, group, H5P_DEFAULT) <= 0)
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: no group '%s' in the checkpoint", path, group);
+    for (int i = 0; i < reg->n; i++) {
+        const tr_tensor *t = &reg->tensors[i];
+        char dname[TR_MAX_NAME + 64];
+        snprintf(dname, sizeof dname, "%s/%s", group, t->name);
+        if (H5Lexists(f, dname, H5P_DEFAULT) <= 0)
+            return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: no tensor '%s' in the checkpoint (saved by another model?)", path, dname);
         hid_t ds = H5Dopen2(f, dname, H5P_DEFAULT);
         hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
         hsize_t dims[TR_MAX_DIMS + 4];
@@ -205,6 +199,7 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, tr_error *err)
             for (int d = 0; d < nd; d++)
                 same &= dims[d] == (hsize_t)t->shape[d];
         }
+        tr_status r = TR_OK;
         if (!same) {
             char a[64], b[64] = "?";
             int fd[TR_MAX_DIMS];
@@ -215,15 +210,173 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, tr_error *err)
             }
             r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: parameter '%s' has shape %s in the checkpoint, the model wants %s",
                              path, t->name, b, tr_shape_str(a, sizeof a, t->ndim, t->shape));
-        } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->params + t->offset) < 0) {
-            r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: cannot read parameter '%s' (corrupt checkpoint)", path, t->name);
+        } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, base + t->offset) < 0) {
+            r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: cannot read '%s' (corrupt checkpoint)", path, dname);
         }
         if (sp >= 0) H5Sclose(sp);
         if (ds >= 0) H5Dclose(ds);
         if (r)
-            goto done;
+            return r;
     }
-done:
+    return TR_OK;
+}
+
+tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_error *err)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat st;
+    if (stat(path, &st))
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: no checkpoint (%s); train first with: trainer %s",
+                            path, strerror(errno), s->cfg->path);
+    if (H5Fis_hdf5(path) <= 0)
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: not an HDF5 file (corrupt or truncated checkpoint; --fresh starts over)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: cannot open (corrupt or truncated checkpoint; --fresh starts over)", path);
+    tr_status r = TR_OK;
+    char plugin[256], opt[32];
+    long long step = 0, abi = 0;
+    const char *want = s->plugin.desc->name;
+    const char *want_opt = s->cfg->optimizer == TR_OPTIM_ADAM ? "adam" : "sgd";
+    if (read_attr_str(f, "plugin", plugin, sizeof plugin) || read_attr_i64(f, "step", &step) ||
+        read_attr_i64(f, "abi_version", &abi)) {
+        r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: not a trainer checkpoint (no plugin/step/abi_version attributes)", path);
+    } else if (strcmp(plugin, want) != 0) {
+        r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: checkpoint is for plugin '%s', the config uses '%s'", path, plugin, want);
+    } else if (resume && (read_attr_str(f, "optimizer", opt, sizeof opt) || strcmp(opt, want_opt) != 0)) {
+        r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: checkpoint holds %s optimizer state, the config uses '%s' (--fresh starts over)",
+                         path, opt[0] ? opt : "no", want_opt);
+    } else if (step < 0) {
+        r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: negative step %lld (corrupt checkpoint)", path, step);
+    }
+    /* Read into scratch copies first: a failure half-way leaves the
+     * session as it was. */
+    size_t bytes = s->reg.total * sizeof(float);
+    float *p = r ? NULL : malloc(bytes), *m = NULL, *v = NULL;
+    if (!r && !p)
+        r = tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
+    if (!r)
+        r = read_tensors(f, "/params", &s->reg, p, path, err);
+    if (!r && resume) {
+        m = calloc(1, bytes);
+        v = calloc(1, bytes);
+        if (!m || !v)
+            r = tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
+        else if (s->cfg->optimizer == TR_OPTIM_ADAM) {
+            r = read_tensors(f, "/optimizer/m", &s->reg, m, path, err);
+            if (!r)
+                r = read_tensors(f, "/optimizer/v", &s->reg, v, path, err);
+        } else {
+            r = read_tensors(f, "/optimizer/velocity", &s->reg, m, path, err);
+        }
+    }
     H5Fclose(f);
+    if (!r) {
+        for (int i = 0; i < s->reg.n; i++) { /* tensors only: padding stays 0 */
+            const tr_tensor *t = &s->reg.tensors[i];
+            memcpy(s->params + t->offset, p + t->offset, t->count * sizeof(float));
+            if (resume) {
+                memcpy(s->opt_m + t->offset, m + t->offset, t->count * sizeof(float));
+                memcpy(s->opt_v + t->offset, v + t->offset, t->count * sizeof(float));
+            }
+        }
+        if (resume) {
+            s->step = (long)step;
+            s->perm_epoch = -1;
+        }
+    }
+    free(p);
+    free(m);
+    free(v);
     return r;
+}
+
+typedef struct inspect_ctx {
+    FILE *out;
+    long long values;
+    int tensors;
+} inspect_ctx;
+
+static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    inspect_ctx *c = data;
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+    if (ds < 0)
+        return 0;
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[8];
+    int nd = H5Sget_simple_extent_ndims(sp);
+    if (nd > 8) nd = 8;
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    char shape[128] = "[";
+    long long n = 1;
+    for (int d = 0; d < nd; d++) {
+        size_t l = strlen(shape);
+        snprintf(shape + l, sizeof shape - l, "%s%llu", d ? ", " : "", (unsigned long long)dims[d]);
+        n *= (long long)dims[d];
+    }
+    strncat(shape, "]", sizeof shape - strlen(shape) - 1);
+    if (c->out)
+        fprintf(c->out, "  %-40s %-14s %lld\n", name, shape, n);
+    c->values += n;
+    c->tensors++;
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return 0;
+}
+
+tr_status tr_checkpoint_inspect(const char *path, FILE *out, tr_error *err)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK))
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: cannot read: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0)
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: not an HDF5 file (corrupt or truncated checkpoint?)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: cannot open (corrupt or truncated checkpoint?)", path);
+    char plugin[256], pver[64], tver[64], opt[32], config[65536];
+    long long step = -1, epoch = -1, abi = -1, cursor = -1, seed = 0;
+    if (read_attr_str(f, "plugin", plugin, sizeof plugin) || read_attr_i64(f, "step", &step)) {
+        H5Fclose(f);
+        return tr_error_set(err, TR_ERR_CHECKPOINT, "%s: not a trainer checkpoint (no plugin/step attributes)", path);
+    }
+    read_attr_str(f, "plugin_version", pver, sizeof pver);
+    read_attr_str(f, "trainer_version", tver, sizeof tver);
+    read_attr_str(f, "optimizer", opt, sizeof opt);
+    read_attr_str(f, "config", config, sizeof config);
+    read_attr_i64(f, "epoch", &epoch);
+    read_attr_i64(f, "abi_version", &abi);
+    read_attr_i64(f, "data_cursor", &cursor);
+    read_attr_i64(f, "seed", &seed);
+    fprintf(out, "checkpoint: %s\n", path);
+    fprintf(out, "step %lld, epoch %lld, data cursor %lld (samples into the epoch), seed %lld\n", step, epoch, cursor, seed);
+    fprintf(out, "plugin %s %s, plugin ABI %lld, written by trainer %s\n", plugin, pver, abi, tver);
+    const char *groups[] = {"params", "optimizer/m", "optimizer/v", "optimizer/velocity"};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        if (H5Lexists(f, "optimizer", H5P_DEFAULT) <= 0 && i > 0)
+            break;
+        if (H5Lexists(f, groups[i], H5P_DEFAULT) <= 0)
+            continue;
+        inspect_ctx c = {i == 0 ? out : NULL, 0, 0};
+        if (i == 0)
+            fprintf(out, "parameters (/params):\n");
+        hid_t g = H5Gopen2(f, groups[i], H5P_DEFAULT);
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, inspect_one, &c);
+        H5Gclose(g);
+        if (i == 0)
+            fprintf(out, "  %d tensors, %lld values\n", c.tensors, c.values);
+        else
+            fprintf(out, "optimizer state /%s (%s): %d tensors, %lld values\n", groups[i], opt, c.tensors, c.values);
+    }
+    fprintf(out, "config:\n");
+    for (char *line = config, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        fprintf(out, "  %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        if (!nl)
+            break;
+    }
+    H5Fclose(f);
+    return TR_OK;
 }

@@ -6,6 +6,8 @@
 #include "session.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
 #include <omp.h>
 #include <sched.h>
 #include <unistd.h>
@@ -14,9 +16,10 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: trainer CONFIG.yaml [section.key=value ...]          train (see docs/config.md)\n"
+    "usage: trainer CONFIG.yaml [--fresh] [section.key=value ...]  train, resuming from the run's checkpoint\n"
     "       trainer predict CONFIG.yaml [--attention] [section.key=value ...] TEXT|-\n"
     "       trainer plugins [CONFIG.yaml]                          list the plugins found\n"
+    "       trainer inspect CHECKPOINT.h5                          what a checkpoint holds\n"
     "       trainer --version | --help\n";
 
 static int fail(const tr_error *e)
@@ -54,12 +57,13 @@ static int is_override(const char *a)
     return dot;
 }
 
-static char *checkpoint_path(const tr_config *c)
+
+static char *run_file(const tr_config *c, const char *name)
 {
-    size_t n = strlen(c->run_out) + 32;
+    size_t n = strlen(c->run_out) + strlen(name) + 2;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s/checkpoint.h5", c->run_out);
+        snprintf(p, n, "%s/%s", c->run_out, name);
     return p;
 }
 
@@ -92,13 +96,65 @@ static int report(const tr_session *s, tr_status st, const tr_error *e)
     return tr_status_exit_code(st);
 }
 
-static int train_session(tr_session *s)
+
+/* metrics.csv: fresh, or (resuming) the rows up to the checkpoint's step,
+ * so a resumed run's file reads like an uninterrupted one. */
+static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
+{
+    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy";
+    char *kept = NULL;
+    size_t len = 0;
+    FILE *old = fresh ? NULL : fopen(path, "r");
+    if (old) {
+        FILE *mem = open_memstream(&kept, &len);
+        char line[1024];
+        while (mem && fgets(line, sizeof line, old))
+            if (isdigit((unsigned char)line[0]) && atol(line) <= keep_until_step)
+                fputs(line, mem);
+        if (mem)
+            fclose(mem);
+        fclose(old);
+    }
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\n", header);
+        if (kept)
+            fputs(kept, f);
+        fflush(f);
+    }
+    free(kept);
+    return f;
+}
+
+static void on_stop_signal(int sig) { tr_stop_signal = sig; }
+
+static int train_session(tr_session *s, int fresh)
 {
     const tr_config *c = s->cfg;
     const tr_plugin *P = s->plugin.desc;
     const int root = s->comm.rank == 0;
     FILE *log = root ? stdout : NULL;
     tr_error err = {0};
+    char *ck = run_file(c, "checkpoint.h5"), *mpath = run_file(c, "metrics.csv"), *apath = run_file(c, "attention.h5");
+    int rc = 0;
+    /* Resume unless told not to: every rank reads the checkpoint. */
+    int have = !fresh && access(ck, F_OK) == 0;
+    tr_status st = have ? tr_checkpoint_load(s, ck, 1, &err) : TR_OK;
+    if ((rc = agree(&s->comm, tr_status_exit_code(st), &err)))
+        goto done;
+    if (root && tr_mkdirs(c->run_out)) {
+        snprintf(err.msg, sizeof err.msg, "%s: cannot create the run folder: %s", c->run_out, strerror(errno));
+        rc = 1;
+    }
+    if (root && !rc && !(s->metrics = open_metrics(mpath, s->step, !have))) {
+        snprintf(err.msg, sizeof err.msg, "%s: cannot write: %s", mpath, strerror(errno));
+        rc = 1;
+    }
+    if ((rc = agree(&s->comm, rc, &err)))
+        goto done;
+    s->ckpt_path = ck;
+    long spe = tr_session_steps_per_epoch(s);
+    long total = spe * c->epochs;
     if (root) {
         size_t nparams = 0;
         for (int i = 0; i < s->reg.n; i++)
@@ -108,44 +164,75 @@ static int train_session(tr_session *s)
         printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld\n", c->train_size, c->test_size,
                c->pairs, c->src_len, c->tgt_len);
         printf("layout: %d rank%s x %d thread%s; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", R,
-               R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, tr_session_steps_per_epoch(s),
-               c->epochs);
+               R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, spe, c->epochs);
         printf("layout: %d micro-shards per step, %d-%d per rank (up to %d samples per rank per step)%s\n", shards,
                shards / R, (shards + R - 1) / R, (shards + R - 1) / R * s->micro,
                shards < R ? "; some ranks idle: more ranks than micro-shards" : "");
+        if (have)
+            printf("resumed from %s at step %ld (epoch %ld)%s\n", ck, s->step, s->step / spe,
+                   s->step >= total ? ": training already complete" : "");
         fflush(stdout);
     }
-    long spe = tr_session_steps_per_epoch(s);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
     long chunk = c->eval_every > 0 ? c->eval_every * spe : -1;
-    long total = spe * c->epochs;
-    tr_status st;
     double ex, tok;
-    do {
-        if ((st = tr_session_train(s, chunk, log, &err)))
-            return report(s, st, &err);
+    int final_eval = c->test_size > 0;
+    while (s->step < total) {
+        if ((st = tr_session_train(s, chunk, log, &err))) {
+            rc = st == TR_ERR_INTERRUPTED ? 128 + s->stop : tr_status_exit_code(st); /* as if killed by it */
+            report(s, st, &err);
+            goto done;
+        }
         if (s->step < total && c->test_size > 0) {
-            if ((st = tr_session_evaluate(s, &ex, &tok, &err)))
-                return report(s, st, &err);
-            if (root)
+            if ((st = tr_session_evaluate(s, &ex, &tok, &err))) {
+                rc = report(s, st, &err);
+                goto done;
+            }
+            if (root) {
                 printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", s->step / spe, ex,
                        tok, c->test_size);
+                fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f\n", s->step, s->step / spe, ex, tok);
+                fflush(s->metrics);
+                if (tr_attention_write(s, apath, ex, tok, &err))
+                    fprintf(stderr, "trainer: warning: %s\n", err.msg);
+            }
         }
-    } while (s->step < total);
-    char *ck = checkpoint_path(c);
-    st = root ? tr_checkpoint_save(s, ck, &err) : TR_OK;
-    int rc = agree(&s->comm, tr_status_exit_code(st), &err);
-    if (!rc && root)
-        printf("saved %s (step %ld)\n", ck, s->step);
-    free(ck);
-    if (rc)
-        return rc;
-    if (c->test_size > 0) {
-        if ((st = tr_session_evaluate(s, &ex, &tok, &err)))
-            return report(s, st, &err);
-        if (root)
-            printf("eval: exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", ex, tok, c->test_size);
     }
-    return 0;
+    if (s->saved_step != s->step) { /* resumed at the end, or no steps ran */
+        st = root ? tr_checkpoint_save(s, ck, &err) : TR_OK;
+        if ((rc = agree(&s->comm, tr_status_exit_code(st), &err)))
+            goto done;
+    }
+    if (root)
+        printf("saved %s (step %ld)\n", ck, s->step);
+    if (final_eval) {
+        if ((st = tr_session_evaluate(s, &ex, &tok, &err))) {
+            rc = report(s, st, &err);
+            goto done;
+        }
+        if (root) {
+            printf("eval: exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", ex, tok, c->test_size);
+            fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f\n", s->step, s->step / spe, ex, tok);
+            if (tr_attention_write(s, apath, ex, tok, &err))
+                fprintf(stderr, "trainer: warning: %s\n", err.msg);
+            else if (c->attention_samples > 0)
+                printf("attention maps: %s\n", apath);
+        }
+    }
+done:
+    if (s->metrics)
+        fclose(s->metrics);
+    s->metrics = NULL;
+    s->ckpt_path = NULL;
+    free(ck);
+    free(mpath);
+    free(apath);
+    return rc;
 }
 
 /* Without OMP_NUM_THREADS, share this machine's cores among its ranks
@@ -171,22 +258,38 @@ static int cmd_train(int argc, char **argv)
         return fail(&err);
     choose_threads(&comm);
     int rc = 0;
-    const char *path = argv[0];
-    for (int i = 1; i < argc && !rc; i++)
-        if (!is_override(argv[i])) {
+    const char *path = NULL;
+    int fresh = 0, nov = 0;
+    char **ov = calloc((size_t)argc + 1, sizeof *ov);
+    if (!ov)
+        return 1;
+    for (int i = 0; i < argc && !rc; i++) {
+        if (strcmp(argv[i], "--fresh") == 0)
+            fresh = 1;
+        else if (is_override(argv[i]))
+            ov[nov++] = argv[i];
+        else if (!path && argv[i][0] != '-')
+            path = argv[i];
+        else {
             snprintf(err.msg, sizeof err.msg, "unexpected argument '%s' (overrides look like section.key=value) (see trainer --help)", argv[i]);
             rc = 2;
         }
-    tr_config *cfg = NULL;
-    if (!rc && tr_config_load(&cfg, path, argc - 1, argv + 1, &err))
+    }
+    if (!rc && !path) {
+        snprintf(err.msg, sizeof err.msg, "no config given (see trainer --help)");
         rc = 2;
+    }
+    tr_config *cfg = NULL;
+    if (!rc && tr_config_load(&cfg, path, nov, ov, &err))
+        rc = 2;
+    free(ov);
     tr_session *s = NULL;
     tr_status st = TR_OK;
     if (!rc && (st = tr_session_open(&s, cfg, 1, &err)))
         rc = tr_status_exit_code(st);
     rc = agree(&comm, rc, &err);
     if (!rc)
-        rc = train_session(s);
+        rc = train_session(s, fresh);
     tr_session_close(s);
     tr_comm_finalize(&comm);
     return rc;
@@ -250,8 +353,8 @@ static int cmd_predict(int argc, char **argv)
     tr_session *s = NULL;
     if (tr_session_open(&s, cfg, 0, &err))
         return fail(&err);
-    char *ck = checkpoint_path(s->cfg);
-    if (tr_checkpoint_load(s, ck, &err)) {
+    char *ck = run_file(s->cfg, "checkpoint.h5");
+    if (tr_checkpoint_load(s, ck, 0, &err)) {
         free(ck);
         tr_session_close(s);
         return fail(&err);
@@ -355,6 +458,12 @@ int tr_main(int argc, char **argv)
     }
     if (strcmp(cmd, "plugins") == 0)
         return cmd_plugins(argc - 2, argv + 2);
+    if (strcmp(cmd, "inspect") == 0) {
+        if (argc != 3)
+            return usage_error("%s", "inspect takes one checkpoint file");
+        tr_error err = {0};
+        return tr_checkpoint_inspect(argv[2], stdout, &err) ? fail(&err) : 0;
+    }
     if (strcmp(cmd, "predict") == 0)
         return cmd_predict(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) {

@@ -76,6 +76,8 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "log_every", K_INT, F(log_every), -1, 0, R_POS, 0, NULL},
     {SEC_TRAIN, "eval_every", K_INT, F(eval_every), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "exact_reduce", K_BOOL, F(exact_reduce), -1, 0, R_NONE, 0, NULL},
+    {SEC_TRAIN, "checkpoint_every", K_INT, F(checkpoint_every), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_TRAIN, "attention_samples", K_INT, F(attention_samples), -1, 0, R_NONNEG, 1, NULL},
 };
 #undef F
 #undef W
@@ -103,6 +105,8 @@ static void set_defaults(tr_config *c)
     c->log_every = 50;
     c->eval_every = 0;
     c->exact_reduce = 1;
+    c->checkpoint_every = 0;
+    c->attention_samples = 8;
 }
 
 /* ----------------------------------------------------------------- helpers */

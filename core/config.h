@@ -65,6 +65,9 @@ typedef struct tr_config {
     long eval_every;   /* train.eval_every; default 0 = only at the end (epochs), >= 0 */
     int exact_reduce;  /* train.exact_reduce; default true: order-independent int64 gradient sums;
                           false: plain float sums (a reference; results then depend on the layout) */
+    long checkpoint_every; /* train.checkpoint_every; default 0 = at the end of every epoch; steps, >= 0 */
+    long attention_samples; /* train.attention_samples; default 8: held-out samples whose attention
+                               maps each evaluation writes to attention.h5, >= 0 */
 } tr_config;
 
 /* Loads `path`, applies `overrides` ("a.b=value", value parsed as YAML

@@ -13,12 +13,15 @@
 #include "trainer/layers.h"
 
 #include <math.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 extern void openblas_set_num_threads(int);
+
+volatile sig_atomic_t tr_stop_signal = 0;
 
 static double now_s(void)
 {
@@ -90,8 +93,13 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->comm = tr_comm_world();
     s->report_rank = -1;
     s->fail_rank = -1;
-    const char *hook = getenv("TR_TEST_FAIL"); /* "rank:step": tests of failure handling */
-    if (hook && sscanf(hook, "%d:%ld", &s->fail_rank, &s->fail_step) != 2)
+    s->saved_step = -1;
+    /* Test hook for failure handling: TR_TEST_FAIL=rank:step[:kind], kind
+     * error (the plugin fails), sigterm (the rank gets SIGTERM during the
+     * step) or sigkill (the rank dies after the step and its checkpoint). */
+    const char *hook = getenv("TR_TEST_FAIL");
+    snprintf(s->fail_kind, sizeof s->fail_kind, "error");
+    if (hook && sscanf(hook, "%d:%ld:%15[a-z]", &s->fail_rank, &s->fail_step, s->fail_kind) < 2)
         s->fail_rank = -1;
     s->threads = omp_get_max_threads();
     s->micro = micro_size(cfg);
@@ -127,7 +135,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->opt_v = xalloc(total * sizeof(float));
     s->shard_grads = xalloc((size_t)(local_shards > 0 ? local_shards : 1) * total * sizeof(float));
     s->acc = xalloc(total * sizeof(int64_t));
-    s->maxabs = xalloc((size_t)(s->reg.n + 1) * sizeof(float)); /* + the failure flag */
+    s->maxabs = xalloc((size_t)(s->reg.n + 2) * sizeof(float)); /* + failure and stop flags */
     s->scales = xalloc((size_t)s->reg.n * sizeof(double));
     s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
     s->chunk_sums = xalloc((total / 8192 + 1) * sizeof(double));
@@ -299,14 +307,16 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
             tr_error_set(err, TR_ERR_MODEL, "plugin '%s' failed at step %ld: %s", P->name, s->step + 1,
                          s->shard_err[sh].msg[0] ? s->shard_err[sh].msg : "no reason given");
         }
-    if (!failed && r == s->fail_rank && s->step + 1 == s->fail_step) {
+    if (r == s->fail_rank && s->step + 1 == s->fail_step && strcmp(s->fail_kind, "sigterm") == 0)
+        raise(SIGTERM);
+    if (!failed && r == s->fail_rank && s->step + 1 == s->fail_step && strcmp(s->fail_kind, "error") == 0) {
         failed = 1;
         tr_error_set(err, TR_ERR_MODEL, "injected failure at step %ld (TR_TEST_FAIL=%d:%ld)", s->step + 1,
                      s->fail_rank, s->fail_step);
     }
-    /* One MAX allreduce carries both the failure flag (R - rank, so the
-     * lowest failing rank wins) and, for the exact reduction, every
-     * tensor's max |g|. */
+    /* One MAX allreduce carries the failure flag (R - rank, so the lowest
+     * failing rank wins), the stop flag (SIGTERM/SIGINT on any rank) and,
+     * for the exact reduction, every tensor's max |g|. */
     const int nt = s->reg.n;
     if (s->cfg->exact_reduce && !failed) {
         double t0 = now_s(); /* part of the exact reduction's cost */
@@ -315,7 +325,9 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     } else
         memset(s->maxabs, 0, (size_t)nt * sizeof *s->maxabs);
     s->maxabs[nt] = failed ? (float)(R - r) : 0.0f;
-    tr_comm_max_float(&s->comm, s->maxabs, nt + 1);
+    s->maxabs[nt + 1] = (float)tr_stop_signal; /* a stop request (its signal), agreed at this step */
+    tr_comm_max_float(&s->comm, s->maxabs, nt + 2);
+    s->stop = (int)s->maxabs[nt + 1];
     int fr = s->maxabs[nt] > 0.0f ? R - (int)s->maxabs[nt] : -1;
     if (fr >= 0) {
         s->report_rank = fr;
@@ -403,20 +415,45 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
         win_loss += loss;
         win_samples += n;
         all_samples += n;
-        if (log && (s->step % c->log_every == 0 || s->step == total_steps)) {
+        if (s->step % c->log_every == 0 || s->step == total_steps) {
             double t = now_s();
             double rate = win_samples / (t - win_t0 > 1e-9 ? t - win_t0 : 1e-9);
             double overall = all_samples / (t - t0 > 1e-9 ? t - t0 : 1e-9);
             long left = (total_steps - s->step) * B;
+            double lr = tr_lr_decayed(c->lr, c->decay, s->step - 1);
             char eta[32];
             fmt_duration(eta, sizeof eta, left / overall);
-            fprintf(log, "step %ld/%ld  epoch %ld/%ld  loss %.4f  lr %.5f  grad_norm %.3f  %.0f samples/s  ETA %s\n",
-                    s->step, total_steps, (s->step - 1) / spe + 1, c->epochs, win_loss / win_samples,
-                    tr_lr_decayed(c->lr, c->decay, s->step - 1), s->grad_norm, rate, eta);
-            fflush(log);
+            if (log) {
+                fprintf(log, "step %ld/%ld  epoch %ld/%ld  loss %.4f  lr %.5f  grad_norm %.3f  %.0f samples/s  ETA %s\n",
+                        s->step, total_steps, (s->step - 1) / spe + 1, c->epochs, win_loss / win_samples, lr,
+                        s->grad_norm, rate, eta);
+                fflush(log);
+            }
+            if (s->metrics) {
+                fprintf(s->metrics, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,,\n", s->step, (s->step - 1) / spe + 1,
+                        win_loss / win_samples, lr, s->grad_norm, rate);
+                fflush(s->metrics);
+            }
             win_loss = 0.0;
             win_samples = 0;
             win_t0 = t;
+        }
+        int due = c->checkpoint_every > 0 ? s->step % c->checkpoint_every == 0 : s->step % spe == 0;
+        if (s->ckpt_path && (due || s->stop || s->step == total_steps)) {
+            tr_status cs = s->comm.rank == 0 ? tr_checkpoint_save(s, s->ckpt_path, err) : TR_OK;
+            int fr = tr_comm_first_failure(&s->comm, cs != TR_OK);
+            if (fr >= 0) {
+                s->report_rank = fr;
+                return cs ? cs : TR_ERR_IO;
+            }
+            s->saved_step = s->step;
+        }
+        if (s->comm.rank == s->fail_rank && s->step == s->fail_step && strcmp(s->fail_kind, "sigkill") == 0)
+            raise(SIGKILL);
+        if (s->stop) {
+            s->report_rank = 0;
+            return tr_error_set(err, TR_ERR_INTERRUPTED, "stopped by signal %d at step %ld; %s", s->stop,
+                                s->step, s->ckpt_path ? "checkpoint saved: run the same command to resume" : "nothing saved");
         }
     }
     if (log && done > 0) {

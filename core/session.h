@@ -3,6 +3,7 @@
 #ifndef TR_SESSION_H
 #define TR_SESSION_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "comm.h"
@@ -22,8 +23,13 @@ typedef struct tr_session {
 
     tr_comm comm;              /* this rank and the world (size 1 without MPI) */
     int report_rank;           /* after a failure: the rank whose message to print */
-    int fail_rank;             /* test hook TR_TEST_FAIL=rank:step, -1 off */
+    int fail_rank;             /* test hook TR_TEST_FAIL=rank:step[:error|sigterm|sigkill], -1 off */
     long fail_step;
+    char fail_kind[16];
+    const char *ckpt_path;     /* where tr_session_train checkpoints; NULL: never */
+    FILE *metrics;             /* metrics.csv rows (rank 0); NULL: none */
+    long saved_step;           /* step of the last checkpoint written, -1 none */
+    int stop;                  /* signal a rank received (SIGTERM/SIGINT): stop after this step; 0 none */
     int threads;               /* OpenMP threads */
     int micro;                 /* micro-shard size g */
     int max_shards;            /* ceil(batch / g) */
@@ -57,13 +63,19 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
                           tr_error *err);
 void tr_session_close(tr_session *s);
 
+/* Set by the SIGTERM/SIGINT handler the CLI installs; the signal number. */
+extern volatile sig_atomic_t tr_stop_signal;
+
 /* Trains until the configured epochs are done or max_steps more steps ran
  * (max_steps < 0: no limit). Progress lines go to log (NULL: silent).
  * Collective: every rank calls it. The global batch is cut into micro-shards
  * of `micro` samples; rank r takes the contiguous run of shards
  * [r*S/R, (r+1)*S/R), its threads take shards from that run. On failure
  * every rank returns an error and s->report_rank names the rank whose
- * err->msg is the one to print. */
+ * err->msg is the one to print. Checkpoints to s->ckpt_path every
+ * train.checkpoint_every steps (0: every epoch end) and at the last step;
+ * after SIGTERM/SIGINT on any rank, every rank finishes the same step, the
+ * checkpoint is written, and TR_ERR_INTERRUPTED is returned. */
 tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                            tr_error *err);
 
@@ -79,9 +91,27 @@ tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
 
 long tr_session_steps_per_epoch(const tr_session *s);
 
-/* checkpoint.c: parameters to/from HDF5 (DESIGN.md layout). */
+/* checkpoint.c: the training state to/from HDF5 (DESIGN.md layout).
+ * load: the parameters; with resume also the optimizer state and the step.
+ * Nothing in s changes unless the whole checkpoint was read. */
 tr_status tr_checkpoint_save(const tr_session *s, const char *path,
                              tr_error *err);
-tr_status tr_checkpoint_load(tr_session *s, const char *path, tr_error *err);
+tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume,
+                             tr_error *err);
+/* `trainer inspect`: what a checkpoint holds, readable without the plugin. */
+tr_status tr_checkpoint_inspect(const char *path, FILE *out, tr_error *err);
+
+/* attention_file.c: appends (or replaces) group step_<step> of
+ * attention.h5 with the attention maps of the first
+ * train.attention_samples held-out pairs; atomic like checkpoints. */
+tr_status tr_attention_write(tr_session *s, const char *path, double exact,
+                             double token_acc, tr_error *err);
+
+/* mkdir -p; 0 on success. */
+int tr_mkdirs(const char *path);
+/* Copies a file (for atomic updates of files that grow); 0 on success. */
+int tr_copy_file(const char *from, const char *to);
+/* fsync a file or (dir != 0) a folder; 0 on success. */
+int tr_fsync_path(const char *path, int dir);
 
 #endif

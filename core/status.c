@@ -17,6 +17,7 @@ const char *tr_status_str(tr_status s)
     case TR_ERR_MODEL: return "model error";
     case TR_ERR_CHECKPOINT: return "checkpoint error";
     case TR_ERR_INTERNAL: return "internal error";
+    case TR_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
 }

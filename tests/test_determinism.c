@@ -81,7 +81,7 @@ static void checkpoint_round_trip_and_shape_check(void)
     tr_session *t = NULL;
     CU_ASSERT_EQUAL_FATAL(tr_session_open(&t, cfg2, 0, &err), TR_OK);
     CU_ASSERT_NOT_EQUAL(memcmp(s->params, t->params, s->reg.total * sizeof(float)), 0);
-    CU_ASSERT_EQUAL(tr_checkpoint_load(t, path, &err), TR_OK);
+    CU_ASSERT_EQUAL(tr_checkpoint_load(t, path, 0, &err), TR_OK);
     CU_ASSERT_EQUAL(memcmp(s->params, t->params, s->reg.total * sizeof(float)), 0);
     tr_session_close(t);
 
@@ -89,7 +89,7 @@ static void checkpoint_round_trip_and_shape_check(void)
     tr_config *cfg3 = NULL;
     CU_ASSERT_EQUAL_FATAL(tr_test_load_config(&cfg3, "time", 1, extra, &err), TR_OK);
     CU_ASSERT_EQUAL_FATAL(tr_session_open(&t, cfg3, 0, &err), TR_OK);
-    CU_ASSERT_EQUAL(tr_checkpoint_load(t, path, &err), TR_ERR_CHECKPOINT);
+    CU_ASSERT_EQUAL(tr_checkpoint_load(t, path, 0, &err), TR_ERR_CHECKPOINT);
     printf("\n  %s\n", err.msg);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "has shape [41, 128] in the checkpoint, the model wants [41, 64]"));
     tr_session_close(t);

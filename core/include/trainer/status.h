@@ -20,6 +20,7 @@ typedef enum tr_status {
     TR_ERR_MODEL = 7,    /* a model call failed (plugin error, NaN loss) */
     TR_ERR_CHECKPOINT = 8, /* a checkpoint is missing, corrupt or mismatched */
     TR_ERR_INTERNAL = 9,
+    TR_ERR_INTERRUPTED = 10, /* stopped by SIGTERM/SIGINT after saving a checkpoint */
 } tr_status;
 
 /* The message buffer handed to every call that can fail. The callee writes

@@ -1,0 +1,158 @@
+/* core/attention_file.c - attention maps of held-out samples into
+ * results/<run>/attention.h5, self-describing (docs/results.md):
+ *
+ *   / attrs plugin, plugin_version, config, axes, latest
+ *   /step_%08d attrs step, epoch, exact_match, token_accuracy
+ *      weights           float32 [M, Ty, Tx]  (attr axes)
+ *      source_tokens     str [M, Tx]
+ *      target_tokens     str [M, Ty]
+ *      predicted_tokens  str [M, Ty]
+ *      sample_index      int64 [M]
+ *
+ * Each evaluation adds (or, after a resume, replaces) its group in a copy of
+ * the file, which is then renamed over it: readers never see a torn file. */
+#define _POSIX_C_SOURCE 200809L
+#include "session.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static hid_t vlen_str(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static int attr_str(hid_t loc, const char *name, const char *value)
+{
+    if (H5Aexists(loc, name) > 0)
+        H5Adelete(loc, name);
+    hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int r = a < 0 || H5Awrite(a, t, &value) < 0 ? -1 : 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return r;
+}
+
+static int attr_num(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int r = a < 0 || H5Awrite(a, mem_type, v) < 0 ? -1 : 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return r;
+}
+
+static int dataset(hid_t g, const char *name, hid_t file_type, hid_t mem_type, int nd, const hsize_t *dims,
+                   const void *data)
+{
+    hid_t sp = H5Screate_simple(nd, dims, NULL);
+    hid_t ds = H5Dcreate2(g, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int r = ds < 0 || H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ? -1 : 0;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    return r;
+}
+
+/* token strings of ids[n] from vocab (owned by the vocabulary) */
+static void token_strings(const char **out, const int32_t *ids, size_t n, const tr_vocab *v)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = ids[i] >= 0 && ids[i] < v->n ? v->tokens[ids[i]] : "?";
+}
+
+tr_status tr_attention_write(tr_session *s, const char *path, double exact,
+                             double token_acc, tr_error *err)
+{
+    const tr_config *c = s->cfg;
+    const int M = (int)(c->attention_samples < c->test_size ? c->attention_samples : c->test_size);
+    if (M <= 0)
+        return TR_OK;
+    const int Tx = (int)c->src_len, Ty = (int)c->tgt_len;
+    const long first = s->pairs.n - c->test_size;
+    const int32_t *src = s->pairs.src + (size_t)first * Tx, *tgt = s->pairs.tgt + (size_t)first * Ty;
+    int32_t *pred = malloc((size_t)M * Ty * sizeof *pred);
+    float *w = malloc((size_t)M * Ty * Tx * sizeof *w);
+    const char **st = malloc((size_t)M * Tx * sizeof *st), **tt = malloc((size_t)M * Ty * sizeof *tt),
+               **pt = malloc((size_t)M * Ty * sizeof *pt);
+    long long *idx = malloc((size_t)M * sizeof *idx);
+    tr_status r = TR_OK;
+    if (!pred || !w || !st || !tt || !pt || !idx)
+        r = tr_error_set(err, TR_ERR_NOMEM, "out of memory writing %s", path);
+    if (!r)
+        r = tr_session_predict(s, src, M, pred, w, err);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    hid_t f = -1;
+    if (!r) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        int exists = access(path, F_OK) == 0;
+        if (exists && (tr_copy_file(path, tmp) || (f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0)) {
+            /* an unreadable old file is not worth failing the run for: start anew */
+            f = -1;
+            exists = 0;
+        }
+        if (!exists) {
+            f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+            if (f >= 0) {
+                const tr_plugin *P = s->plugin.desc;
+                attr_str(f, "plugin", P->name);
+                attr_str(f, "plugin_version", P->version);
+                attr_str(f, "config", c->text);
+                attr_str(f, "axes", P->attention_axes ? P->attention_axes : "sample,target,source");
+            }
+        }
+        if (f < 0)
+            r = tr_error_set(err, TR_ERR_IO, "%s: cannot create the attention file", tmp);
+    }
+    if (!r) {
+        char gname[32];
+        snprintf(gname, sizeof gname, "step_%08ld", s->step);
+        if (H5Lexists(f, gname, H5P_DEFAULT) > 0)
+            H5Ldelete(f, gname, H5P_DEFAULT); /* the same step evaluated again after a resume */
+        hid_t g = H5Gcreate2(f, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        long long step = s->step, epoch = s->step / tr_session_steps_per_epoch(s);
+        token_strings(st, src, (size_t)M * Tx, &s->vocabs.src);
+        token_strings(tt, tgt, (size_t)M * Ty, &s->vocabs.tgt);
+        token_strings(pt, pred, (size_t)M * Ty, &s->vocabs.tgt);
+        for (int i = 0; i < M; i++)
+            idx[i] = first + i;
+        hid_t str = vlen_str();
+        hsize_t dw[3] = {(hsize_t)M, (hsize_t)Ty, (hsize_t)Tx}, ds_[2] = {(hsize_t)M, (hsize_t)Tx},
+                dt[2] = {(hsize_t)M, (hsize_t)Ty}, di[1] = {(hsize_t)M};
+        int bad = g < 0;
+        bad |= attr_num(g, "step", H5T_STD_I64LE, H5T_NATIVE_LLONG, &step);
+        bad |= attr_num(g, "epoch", H5T_STD_I64LE, H5T_NATIVE_LLONG, &epoch);
+        bad |= attr_num(g, "exact_match", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &exact);
+        bad |= attr_num(g, "token_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &token_acc);
+        bad |= dataset(g, "weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dw, w);
+        if (!bad) {
+            hid_t d = H5Dopen2(g, "weights", H5P_DEFAULT);
+            bad |= attr_str(d, "axes", s->plugin.desc->attention_axes ? s->plugin.desc->attention_axes
+                                                                        : "sample,target,source");
+            H5Dclose(d);
+        }
+        bad |= dataset(g, "source_tokens", str, str, 2, ds_, st);
+        bad |= dataset(g, "target_tokens", str, str, 2, dt, tt);
+        bad |= dataset(g, "predicted_tokens", str, str, 2, dt, pt);
+        bad |= dataset(g, "sample_index", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, di, idx);
+        bad |= attr_str(f, "latest", gname);
+        H5Tclose(str);
+        if (g >= 0) H5Gclose(g);
+        bad |= H5Fclose(f) < 0;
+        if (bad || tr_fsync_path(tmp, 0) || rename(tmp, path)) {
+            unlink(tmp);
+            r = tr_error_set(err, TR_ERR_IO, "%s: writing the attention maps failed (disk full?)", path);
+        }
+    }
+    free(pred); free(w); free(st); free(tt); free(pt); free(idx);
+    return r;
+}
