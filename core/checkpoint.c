@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static herr_t attr_str(hid_t loc, const char *name, const char *value)
@@ -108,8 +109,24 @@ static int write_tensors(hid_t loc, const char *name, const tr_registry *reg, co
     return bad ? -1 : 0;
 }
 
-tr_status tr_checkpoint_save(const tr_session *s, const char *path,
-                             tr_error *err)
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static tr_status save(const tr_session *s, const char *path, tr_error *err);
+
+tr_status tr_checkpoint_save(tr_session *s, const char *path, tr_error *err)
+{
+    double t0 = now_s();
+    tr_status r = save(s, path, err);
+    s->save_seconds = now_s() - t0;
+    return r;
+}
+
+static tr_status save(const tr_session *s, const char *path, tr_error *err)
 {
     char dir[4096], tmp[4200];
     snprintf(dir, sizeof dir, "%s", path);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *usage =
     "usage: trainer CONFIG.yaml [--fresh] [section.key=value ...]  train, resuming from the run's checkpoint\n"
@@ -207,9 +208,15 @@ static int train_session(tr_session *s, int fresh)
         st = root ? tr_checkpoint_save(s, ck, &err) : TR_OK;
         if ((rc = agree(&s->comm, tr_status_exit_code(st), &err)))
             goto done;
+        s->saved_step = s->step;
     }
-    if (root)
-        printf("saved %s (step %ld)\n", ck, s->step);
+    if (root) {
+        struct stat sb;
+        printf("saved %s (step %ld", ck, s->step);
+        if (s->saved_step == s->step && stat(ck, &sb) == 0)
+            printf(", %.2f MB written in %.1f ms", sb.st_size / 1e6, 1e3 * s->save_seconds);
+        printf(")\n");
+    }
     if (final_eval) {
         if ((st = tr_session_evaluate(s, &ex, &tok, &err))) {
             rc = report(s, st, &err);

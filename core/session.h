@@ -29,6 +29,7 @@ typedef struct tr_session {
     const char *ckpt_path;     /* where tr_session_train checkpoints; NULL: never */
     FILE *metrics;             /* metrics.csv rows (rank 0); NULL: none */
     long saved_step;           /* step of the last checkpoint written, -1 none */
+    double save_seconds;       /* how long the last checkpoint write took */
     int stop;                  /* signal a rank received (SIGTERM/SIGINT): stop after this step; 0 none */
     int threads;               /* OpenMP threads */
     int micro;                 /* micro-shard size g */
@@ -94,8 +95,7 @@ long tr_session_steps_per_epoch(const tr_session *s);
 /* checkpoint.c: the training state to/from HDF5 (DESIGN.md layout).
  * load: the parameters; with resume also the optimizer state and the step.
  * Nothing in s changes unless the whole checkpoint was read. */
-tr_status tr_checkpoint_save(const tr_session *s, const char *path,
-                             tr_error *err);
+tr_status tr_checkpoint_save(tr_session *s, const char *path, tr_error *err);
 tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume,
                              tr_error *err);
 /* `trainer inspect`: what a checkpoint holds, readable without the plugin. */

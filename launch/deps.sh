@@ -9,7 +9,7 @@ pkgs=(cmake make gcc pkg-config libc6-dev
       libyaml-dev libopenblas-dev python3)
 case "$profile" in
     run)  pkgs+=(python3-h5py python3-matplotlib) ;;
-    test) pkgs+=(libcunit1-dev) ;;
+    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc) ;;
     *) echo "deps.sh: unknown profile '$profile' (run|test)" >&2; exit 2 ;;
 esac
 missing=()
