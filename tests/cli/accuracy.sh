@@ -5,7 +5,7 @@ set -euo pipefail
 trainer="$1" config="$2" min="$3" out="$4"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-"$trainer" "$config" run.out="$out" | tee "$log"
+"$trainer" "$config" run.out="$out" --fresh | tee "$log"
 acc=$(sed -n 's/^eval: exact-match \([0-9.]*\) .*/\1/p' "$log" | tail -n 1)
 [ -n "$acc" ] || { echo "FAIL: no final eval line"; exit 1; }
 [ -f "$out/checkpoint.h5" ] || { echo "FAIL: no $out/checkpoint.h5"; exit 1; }

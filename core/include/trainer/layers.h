@@ -102,6 +102,43 @@ TR_API void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
                              int T, int B, int H, int reverse,
                              tr_act recurrent_act);
 
+/* ---- GRU ("reset after", as PyTorch's nn.GRU and Keras 2.3+/TF2 with
+ * reset_after=True), gate order z, r, n:
+ *   z = sigmoid(xw_z + h.Wh_z + bh_z)      update gate
+ *   r = sigmoid(xw_r + h.Wh_r + bh_r)      reset gate
+ *   n = tanh(xw_n + r * (h.Wh_n + bh_n))   candidate
+ *   h' = (1 - z) * n + z * h
+ * xw = x.Wx + bx is computed by the caller (dense or embedding lookup). */
+
+/* One step. h[B,H] new state; gates[B,3H] cache of z, r, n; hn[B,H] cache of
+ * h_prev.Wh_n + bh_n. xw[B,3H]; h_prev[B,H] (NULL = zeros); Wh[H,3H]; bh[3H]. */
+TR_API void tr_gru_cell_forward(float *h, float *gates, float *hn,
+                                const float *xw, const float *h_prev,
+                                const float *Wh, const float *bh, int B, int H);
+/* Backward of one step given dh (gradient w.r.t. this step's h, summed over
+ * its uses). work[B,3H] scratch. Accumulates dxw[B,3H], dh_prev[B,H],
+ * dWh[H,3H], dbh[3H]; h_prev NULL = zeros (dh_prev skipped). */
+TR_API void tr_gru_cell_backward(float *dxw, float *dh_prev, float *dWh,
+                                 float *dbh, const float *dh,
+                                 const float *gates, const float *hn,
+                                 const float *h_prev, const float *Wh,
+                                 float *work, int B, int H);
+
+/* A whole sequence, time-major, t = 0 .. T-1, from initial state h0[B,H]
+ * (NULL = zeros). h_seq[T,B,H]; gates[T,B,3H]; hn[T,B,H]; xw[T,B,3H]. */
+TR_API void tr_gru_forward(float *h_seq, float *gates, float *hn,
+                           const float *xw, const float *h0, const float *Wh,
+                           const float *bh, int T, int B, int H);
+/* dh_seq[T,B,H]: gradient w.r.t. every h_seq[t] from outside (used as
+ * scratch). OVERWRITES dxw[T,B,3H] with d(loss)/d(xw) (one large dWh GEMM
+ * at the end, as tr_lstm_backward); accumulates dh0[B,H] (if h0 and dh0 are
+ * not NULL), dWh, dbh. work[B,3H] scratch. */
+TR_API void tr_gru_backward(float *dxw, float *dh0, float *dWh, float *dbh,
+                            float *dh_seq, const float *h_seq,
+                            const float *gates, const float *hn,
+                            const float *h0, const float *Wh, float *work,
+                            int T, int B, int H);
+
 /* ---- attention pieces */
 
 /* Additive (Bahdanau / concat) energies:
