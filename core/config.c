@@ -42,6 +42,9 @@ typedef struct key_def {
     const char *choices; /* K_ENUM: "a|b" in enum order */
 } key_def;
 
+/* key_def.required: 0 optional, 1 always, or only for one data.kind */
+enum { REQ_CHAR = 2, REQ_WORD = 3 };
+
 #define F(x) offsetof(tr_config, x)
 #define W(x) ((long)offsetof(tr_config, x))
 static const key_def key_defs[] = {
@@ -51,9 +54,12 @@ static const key_def key_defs[] = {
 
     {SEC_MODEL, "plugin", K_STR, F(plugin), W(plugin_where), 1, R_NONE, 0, NULL},
 
-    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs"},
-    {SEC_DATA, "pairs", K_STR, F(pairs), W(pairs_where), 1, R_NONE, 0, NULL},
-    {SEC_DATA, "vocabs", K_STR, F(vocabs), W(vocabs_where), 1, R_NONE, 0, NULL},
+    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs"},
+    {SEC_DATA, "pairs", K_STR, F(pairs), W(pairs_where), REQ_CHAR, R_NONE, 0, NULL},
+    {SEC_DATA, "vocabs", K_STR, F(vocabs), W(vocabs_where), REQ_CHAR, R_NONE, 0, NULL},
+    {SEC_DATA, "source", K_STR, F(source), W(source_where), REQ_WORD, R_NONE, 0, NULL},
+    {SEC_DATA, "target", K_STR, F(target), W(target_where), REQ_WORD, R_NONE, 0, NULL},
+    {SEC_DATA, "split_seed", K_INT, F(split_seed), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "train", K_INT, F(train_size), -1, 1, R_POS, 1, NULL},
     {SEC_DATA, "test", K_INT, F(test_size), -1, 0, R_NONNEG, 1, NULL},
     {SEC_DATA, "src_len", K_INT, F(src_len), -1, 1, R_POS, 1, NULL},
@@ -78,6 +84,7 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "exact_reduce", K_BOOL, F(exact_reduce), -1, 0, R_NONE, 0, NULL},
     {SEC_TRAIN, "checkpoint_every", K_INT, F(checkpoint_every), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "attention_samples", K_INT, F(attention_samples), -1, 0, R_NONNEG, 1, NULL},
+    {SEC_TRAIN, "bleu_samples", K_INT, F(bleu_samples), -1, 0, R_NONNEG, 1, NULL},
 };
 #undef F
 #undef W
@@ -107,6 +114,8 @@ static void set_defaults(tr_config *c)
     c->exact_reduce = 1;
     c->checkpoint_every = 0;
     c->attention_samples = 8;
+    c->bleu_samples = 1000;
+    c->split_seed = 1;
 }
 
 /* ----------------------------------------------------------------- helpers */
@@ -978,7 +987,9 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
     tr_config *c = L->c;
     for (int i = 0; i < N_KEYS; i++) {
         const key_def *d = &key_defs[i];
-        if (!d->required || L->given[i])
+        int needed = d->required == 1 || (d->required == REQ_CHAR && c->data_kind == TR_DATA_CHAR_PAIRS) ||
+                     (d->required == REQ_WORD && c->data_kind == TR_DATA_WORD_PAIRS);
+        if (!needed || L->given[i])
             continue;
         char where[1200];
         yaml_mark_t m = L->section_seen[d->section] ? L->section_mark[d->section]
@@ -1111,6 +1122,10 @@ void tr_config_free(tr_config *c)
     free(c->vocabs);
     free(c->pairs_where);
     free(c->vocabs_where);
+    free(c->source);
+    free(c->target);
+    free(c->source_where);
+    free(c->target_where);
     free(c);
 }
 

@@ -18,7 +18,7 @@ typedef struct tr_config_kv {
 } tr_config_kv;
 
 typedef enum tr_optim_kind { TR_OPTIM_ADAM = 0, TR_OPTIM_SGD = 1 } tr_optim_kind;
-typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0 } tr_data_kind;
+typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1 } tr_data_kind;
 
 typedef struct tr_config {
     char *path;        /* the config file as given */
@@ -36,9 +36,13 @@ typedef struct tr_config {
     char *plugin_where; /* where model.plugin was given, for errors */
 
     /* data: */
-    tr_data_kind data_kind; /* data.kind: char_pairs (default) */
-    char *pairs;       /* data.pairs (required): JSON list of [input, output] */
-    char *vocabs;      /* data.vocabs (required): JSON [source vocab, target vocab] */
+    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs */
+    char *pairs;       /* data.pairs (char_pairs, required): JSON list of [input, output] */
+    char *vocabs;      /* data.vocabs (char_pairs, required): JSON [source vocab, target vocab] */
+    char *source;      /* data.source (word_pairs, required): one sentence per line */
+    char *target;      /* data.target (word_pairs, required): the aligned translations */
+    char *source_where, *target_where;
+    long split_seed;   /* data.split_seed (word_pairs); default 1: the seeded shuffle before the split */
     char *pairs_where; /* where data.pairs was given */
     char *vocabs_where;
     long train_size;   /* data.train: first N pairs train (required, > 0) */
@@ -66,6 +70,8 @@ typedef struct tr_config {
     int exact_reduce;  /* train.exact_reduce; default true: order-independent int64 gradient sums;
                           false: plain float sums (a reference; results then depend on the layout) */
     long checkpoint_every; /* train.checkpoint_every; default 0 = at the end of every epoch; steps, >= 0 */
+    long bleu_samples; /* train.bleu_samples; default 1000: held-out pairs greedy BLEU-4 is computed
+                          on at each evaluation (word_pairs), >= 0 */
     long attention_samples; /* train.attention_samples; default 8: held-out samples whose attention
                                maps each evaluation writes to attention.h5, >= 0 */
 } tr_config;

@@ -1,6 +1,7 @@
 /* core/dataset.c - load character pairs and their vocabularies. */
 #define _POSIX_C_SOURCE 200809L
 #include "dataset.h"
+#include "rng.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,7 +61,7 @@ static tr_status vocab_from_node(tr_vocab *v, yaml_document_t *doc,
     int n = (int)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
     v->tokens = calloc((size_t)n, sizeof *v->tokens);
     v->n = n;
-    v->unk = v->pad = -1;
+    v->unk = v->pad = v->bos = v->eos = -1;
     memset(v->ascii, 0xff, sizeof v->ascii);
     if (!v->tokens)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
@@ -85,7 +86,7 @@ static tr_status vocab_from_node(tr_vocab *v, yaml_document_t *doc,
     return TR_OK;
 }
 
-tr_status tr_vocabs_load(tr_vocabs *v, const tr_config *cfg, tr_error *err)
+static tr_status char_vocabs_load(tr_vocabs *v, const tr_config *cfg, tr_error *err)
 {
     memset(v, 0, sizeof *v);
     yaml_document_t doc;
@@ -114,6 +115,7 @@ static void vocab_free(tr_vocab *v)
     for (int i = 0; i < v->n; i++)
         free(v->tokens[i]);
     free(v->tokens);
+    free(v->slots);
     memset(v, 0, sizeof *v);
 }
 
@@ -123,10 +125,17 @@ void tr_vocabs_free(tr_vocabs *v)
     vocab_free(&v->tgt);
 }
 
+static int word_lookup(const tr_vocab *v, const char *w, size_t len);
+static int encode_words(int32_t *out, const char *text, const tr_vocab *v, int len, int lowercase, int eos);
+
 void tr_encode_source(int32_t *out, const char *text, const tr_vocabs *v,
                       int src_len, int lowercase)
 {
     const tr_vocab *sv = &v->src;
+    if (sv->words) {
+        encode_words(out, text, sv, src_len, lowercase, -1);
+        return;
+    }
     int t = 0;
     for (const char *p = text; *p && t < src_len;) {
         int len = utf8_len((unsigned char)*p);
@@ -149,6 +158,15 @@ void tr_decode_target(char *buf, size_t len, const int32_t *ids, int n,
 {
     size_t o = 0;
     buf[0] = 0;
+    if (v->tgt.words) {
+        for (int i = 0; i < n && o + 1 < len && ids[i] != v->tgt.eos; i++) {
+            if (ids[i] == v->tgt.pad || ids[i] == v->tgt.bos)
+                continue;
+            const char *tok = ids[i] >= 0 && ids[i] < v->tgt.n ? v->tgt.tokens[ids[i]] : "?";
+            o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " " : "", tok);
+        }
+        return;
+    }
     for (int i = 0; i < n && o + 1 < len; i++) {
         const char *tok = ids[i] >= 0 && ids[i] < v->tgt.n ? v->tgt.tokens[ids[i]] : "?";
         if (v->tgt.pad >= 0 && ids[i] == v->tgt.pad)
@@ -187,8 +205,8 @@ static int encode_target(int32_t *out, const char *text, const tr_vocabs *v,
     return 0;
 }
 
-tr_status tr_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_vocabs *v,
-                        tr_error *err)
+static tr_status char_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_vocabs *v,
+                                 tr_error *err)
 {
     memset(p, 0, sizeof *p);
     yaml_document_t doc;
@@ -243,4 +261,270 @@ void tr_pairs_free(tr_pairs *p)
     free(p->src);
     free(p->tgt);
     memset(p, 0, sizeof *p);
+}
+
+/* ---- word pairs */
+
+static uint64_t hash_word(const char *w, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)w[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int word_lookup(const tr_vocab *v, const char *w, size_t len)
+{
+    for (uint64_t i = hash_word(w, len) & (uint64_t)(v->nslots - 1);; i = (i + 1) & (uint64_t)(v->nslots - 1)) {
+        int id = v->slots[i];
+        if (id < 0)
+            return -1;
+        if (strlen(v->tokens[id]) == len && memcmp(v->tokens[id], w, len) == 0)
+            return id;
+    }
+}
+
+/* Next space-separated token of *p (at most 255 bytes, lower-cased on
+ * request) into w; returns its length, 0 at the end. */
+static size_t next_word(const char **p, char *w, int lowercase)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = 0;
+    while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') {
+        if (n < 255)
+            w[n++] = lowercase ? (char)tolower((unsigned char)*s) : *s;
+        s++;
+    }
+    *p = s;
+    w[n] = 0;
+    return n;
+}
+
+/* ids of the words of text (unknown -> <unk>), then eos (if >= 0),
+ * truncated/padded to len; returns the number of words. */
+static int encode_words(int32_t *out, const char *text, const tr_vocab *v, int len, int lowercase, int eos)
+{
+    char w[256];
+    int t = 0, words = 0;
+    size_t n;
+    while ((n = next_word(&text, w, lowercase)) > 0) {
+        words++;
+        if (t < len) {
+            int id = word_lookup(v, w, n);
+            out[t++] = id >= 0 ? id : v->unk;
+        }
+    }
+    if (eos >= 0 && t < len)
+        out[t++] = eos;
+    for (; t < len; t++)
+        out[t] = v->pad;
+    return words;
+}
+
+typedef struct word_count {
+    char *word;
+    long count;
+} word_count;
+
+static int by_count(const void *a, const void *b)
+{
+    const word_count *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->word, y->word);
+}
+
+/* A vocabulary: the special tokens, then the words of lines[idx[0..n)] by
+ * frequency. */
+static tr_status build_vocab(tr_vocab *v, char **lines, const int32_t *idx, long n, const char *const *special,
+                             int nspecial, int lowercase, tr_error *err)
+{
+    memset(v, 0, sizeof *v);
+    v->words = 1;
+    v->unk = v->pad = v->bos = v->eos = -1;
+    memset(v->ascii, 0xff, sizeof v->ascii);
+    /* count words with a temporary table keyed like the final one */
+    int cap = 1024, used = 0;
+    word_count *wc = calloc((size_t)cap, sizeof *wc);
+    int nslots = 4096;
+    int32_t *slots = malloc((size_t)nslots * sizeof *slots);
+    if (!wc || !slots) {
+        free(wc);
+        free(slots);
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory building the vocabulary");
+    }
+    memset(slots, 0xff, (size_t)nslots * sizeof *slots);
+    char w[256];
+    for (long i = 0; i < n; i++) {
+        const char *p = lines[idx[i]];
+        size_t len;
+        while ((len = next_word(&p, w, lowercase)) > 0) {
+            uint64_t h = hash_word(w, len) & (uint64_t)(nslots - 1);
+            while (slots[h] >= 0 && strcmp(wc[slots[h]].word, w) != 0)
+                h = (h + 1) & (uint64_t)(nslots - 1);
+            if (slots[h] >= 0) {
+                wc[slots[h]].count++;
+                continue;
+            }
+            if (used == cap || used * 2 >= nslots) {
+                free(wc[0].word); /* keep it simple: vocabularies here are small */
+                for (int k = 1; k < used; k++) free(wc[k].word);
+                free(wc);
+                free(slots);
+                return tr_error_set(err, TR_ERR_DATA, "vocabulary larger than %d words: not supported yet", cap);
+            }
+            wc[used].word = strdup(w);
+            wc[used].count = 1;
+            slots[h] = used++;
+        }
+    }
+    free(slots);
+    qsort(wc, (size_t)used, sizeof *wc, by_count);
+    v->n = nspecial + used;
+    v->tokens = calloc((size_t)v->n, sizeof *v->tokens);
+    v->nslots = 1;
+    while (v->nslots < 2 * v->n + 2)
+        v->nslots *= 2;
+    v->slots = malloc((size_t)v->nslots * sizeof *v->slots);
+    tr_status st = TR_OK;
+    if (!v->tokens || !v->slots)
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory building the vocabulary");
+    for (int i = 0; !st && i < v->n; i++) {
+        v->tokens[i] = i < nspecial ? strdup(special[i]) : wc[i - nspecial].word;
+        if (i >= nspecial)
+            wc[i - nspecial].word = NULL;
+    }
+    for (int i = 0; i < used; i++)
+        free(wc[i].word);
+    free(wc);
+    if (st)
+        return st;
+    memset(v->slots, 0xff, (size_t)v->nslots * sizeof *v->slots);
+    for (int i = 0; i < v->n; i++) {
+        if (!v->tokens[i])
+            return tr_error_set(err, TR_ERR_NOMEM, "out of memory building the vocabulary");
+        size_t len = strlen(v->tokens[i]);
+        uint64_t h = hash_word(v->tokens[i], len) & (uint64_t)(v->nslots - 1);
+        while (v->slots[h] >= 0)
+            h = (h + 1) & (uint64_t)(v->nslots - 1);
+        v->slots[h] = i;
+        if (strcmp(v->tokens[i], "<pad>") == 0) v->pad = i;
+        else if (strcmp(v->tokens[i], "<unk>") == 0) v->unk = i;
+        else if (strcmp(v->tokens[i], "<s>") == 0) v->bos = i;
+        else if (strcmp(v->tokens[i], "</s>") == 0) v->eos = i;
+    }
+    return TR_OK;
+}
+
+/* All lines of a text file; *n receives the count. One-line errors. */
+static char **read_lines(const char *path, const char *where, long *n, char **buf, tr_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tr_error_set(err, TR_ERR_DATA, "%s: cannot open dataset file '%s': %s (run data/prepare.sh?)", where, path,
+                     strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc((size_t)size + 1);
+    if (!*buf || fread(*buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        tr_error_set(err, TR_ERR_IO, "%s: cannot read", path);
+        return NULL;
+    }
+    fclose(f);
+    (*buf)[size] = 0;
+    long count = 0;
+    for (long i = 0; i < size; i++)
+        count += (*buf)[i] == '\n';
+    if (size > 0 && (*buf)[size - 1] != '\n')
+        count++;
+    char **lines = malloc((size_t)(count > 0 ? count : 1) * sizeof *lines);
+    if (!lines) {
+        tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
+        return NULL;
+    }
+    long k = 0;
+    char *p = *buf;
+    while (k < count) {
+        lines[k++] = p;
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        *nl = 0;
+        p = nl + 1;
+    }
+    *n = count;
+    return lines;
+}
+
+static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg, tr_error *err)
+{
+    memset(v, 0, sizeof *v);
+    memset(p, 0, sizeof *p);
+    long ns = 0, nt = 0;
+    char *bs = NULL, *bt = NULL;
+    char **src = read_lines(cfg->source, cfg->source_where, &ns, &bs, err);
+    char **tgt = src ? read_lines(cfg->target, cfg->target_where, &nt, &bt, err) : NULL;
+    int32_t *perm = NULL;
+    tr_status st = src && tgt ? TR_OK : err->status;
+    if (!st && ns != nt)
+        st = tr_error_set(err, TR_ERR_DATA, "%s: %ld lines in %s but %ld in %s: the files must be aligned line by line",
+                          cfg->target_where, ns, cfg->source, nt, cfg->target);
+    if (!st && cfg->train_size + cfg->test_size > ns)
+        st = tr_error_set(err, TR_ERR_CONFIG, "%s: data.train (%ld) + data.test (%ld) exceed the %ld pairs in %s",
+                          cfg->source_where, cfg->train_size, cfg->test_size, ns, cfg->source);
+    if (!st && !(perm = malloc((size_t)ns * sizeof *perm)))
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    if (!st) {
+        /* the split: a seeded shuffle, training first, held-out last */
+        tr_permutation(perm, (int32_t)ns, tr_key_u64((uint64_t)cfg->split_seed, 0x53504c4954ULL /* "SPLIT" */, 0));
+        static const char *const sspec[] = {"<pad>", "<unk>"};
+        static const char *const tspec[] = {"<pad>", "<s>", "</s>", "<unk>"};
+        st = build_vocab(&v->src, src, perm, cfg->train_size, sspec, 2, cfg->lowercase, err);
+        if (!st)
+            st = build_vocab(&v->tgt, tgt, perm, cfg->train_size, tspec, 4, cfg->lowercase, err);
+    }
+    if (!st) {
+        /* keep the training split and the held-out split, in that order */
+        long keep = cfg->train_size + cfg->test_size;
+        p->n = (int)keep;
+        p->src_len = (int)cfg->src_len;
+        p->tgt_len = (int)cfg->tgt_len;
+        p->src = malloc((size_t)keep * p->src_len * sizeof *p->src);
+        p->tgt = malloc((size_t)keep * p->tgt_len * sizeof *p->tgt);
+        if (!p->src || !p->tgt)
+            st = tr_error_set(err, TR_ERR_NOMEM, "out of memory encoding %s", cfg->source);
+        for (long i = 0; !st && i < keep; i++) {
+            long j = i < cfg->train_size ? perm[i] : perm[ns - keep + i];
+            encode_words(p->src + (size_t)i * p->src_len, src[j], &v->src, p->src_len, cfg->lowercase, -1);
+            encode_words(p->tgt + (size_t)i * p->tgt_len, tgt[j], &v->tgt, p->tgt_len, cfg->lowercase, v->tgt.eos);
+        }
+    }
+    free(perm);
+    free(src);
+    free(tgt);
+    free(bs);
+    free(bt);
+    if (st) {
+        tr_vocabs_free(v);
+        tr_pairs_free(p);
+    }
+    return st;
+}
+
+tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
+                       int with_pairs, tr_error *err)
+{
+    memset(p, 0, sizeof *p);
+    if (cfg->data_kind == TR_DATA_WORD_PAIRS)
+        return word_pairs_load(v, p, cfg, err);
+    tr_status st = char_vocabs_load(v, cfg, err);
+    if (!st && with_pairs && (st = char_pairs_load(p, cfg, v, err)))
+        tr_vocabs_free(v);
+    return st;
 }

@@ -1,11 +1,20 @@
-/* core/dataset.h - character-level sequence pairs (data.kind: char_pairs).
+/* core/dataset.h - sequence pairs as token ids.
  *
- * The pairs file is a JSON list of [input, output] strings, the vocab file a
- * JSON list of two objects {character: id} (source, target), as the Keras
- * attention tutorial ships them. Both are read with libyaml (JSON is YAML).
- * Inputs are lower-cased (data.lowercase), mapped with <unk> for unknown
- * characters, truncated to src_len and padded with <pad>; outputs must be
- * exactly tgt_len characters of the target vocabulary. */
+ * data.kind char_pairs: the pairs file is a JSON list of [input, output]
+ * strings, the vocab file a JSON list of two objects {character: id}
+ * (source, target), as the Keras attention tutorial ships them; both are
+ * read with libyaml (JSON is YAML). Inputs are lower-cased
+ * (data.lowercase), mapped with <unk> for unknown characters, truncated to
+ * src_len and padded with <pad>; outputs must be exactly tgt_len characters
+ * of the target vocabulary.
+ *
+ * data.kind word_pairs: two aligned text files, one sentence per line,
+ * tokens separated by spaces. The pairs are shuffled with data.split_seed;
+ * the first data.train are the training split, the last data.test held out.
+ * Vocabularies come from the training split (by frequency, then
+ * alphabetically): source <pad>=0 <unk>=1; target <pad>=0 <s>=1 </s>=2
+ * <unk>=3. Sources are truncated/padded to src_len; targets are the words
+ * then </s>, truncated/padded to tgt_len. */
 #ifndef TR_DATASET_H
 #define TR_DATASET_H
 
@@ -16,7 +25,11 @@ typedef struct tr_vocab {
     char **tokens;  /* [n] the string of each id */
     int n;
     int unk, pad;   /* ids of "<unk>" and "<pad>", -1 if absent */
+    int bos, eos;   /* ids of "<s>" and "</s>", -1 if absent */
+    int words;      /* 1: tokens are space-separated words, 0: characters */
     int16_t ascii[128]; /* id of each single ASCII character, -1 if none */
+    int32_t *slots; /* words: open-addressing table of ids, -1 empty */
+    int nslots;     /* a power of two */
 } tr_vocab;
 
 typedef struct tr_vocabs {
@@ -30,17 +43,18 @@ typedef struct tr_pairs {
     int32_t *tgt;     /* [n, tgt_len] */
 } tr_pairs;
 
-tr_status tr_vocabs_load(tr_vocabs *v, const tr_config *cfg, tr_error *err);
+/* The vocabularies and (with_pairs, or always for word_pairs, whose
+ * vocabularies come from the data) the encoded pairs. */
+tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
+                       int with_pairs, tr_error *err);
 void tr_vocabs_free(tr_vocabs *v);
-
-tr_status tr_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_vocabs *v,
-                        tr_error *err);
 void tr_pairs_free(tr_pairs *p);
 
 /* Encodes one input as the trainer does for training: out[src_len]. */
 void tr_encode_source(int32_t *out, const char *text, const tr_vocabs *v,
                       int src_len, int lowercase);
-/* Writes the target tokens as text (each id's string) into buf. */
+/* Writes the target tokens as text into buf: characters joined, or words
+ * joined by spaces up to </s>; padding skipped. */
 void tr_decode_target(char *buf, size_t len, const int32_t *ids, int n,
                       const tr_vocabs *v);
 

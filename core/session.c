@@ -85,9 +85,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     if (!s->options) { st = tr_error_set(err, TR_ERR_NOMEM, "out of memory"); goto fail; }
     if ((st = tr_config_bind_options(cfg, P->options, P->n_options, s->options, err)))
         goto fail;
-    if ((st = tr_vocabs_load(&s->vocabs, cfg, err)))
-        goto fail;
-    if (with_data && (st = tr_pairs_load(&s->pairs, cfg, &s->vocabs, err)))
+    if ((st = tr_data_load(&s->vocabs, &s->pairs, cfg, with_data, err)))
         goto fail;
 
     s->comm = tr_comm_world();

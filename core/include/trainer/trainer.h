@@ -8,6 +8,7 @@
 #include "trainer/params.h"
 #include "trainer/layers.h"
 #include "trainer/plugin.h"
+#include "trainer/attention.h"
 
 TR_EXTERN_C_BEGIN
 

@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""PyTorch twin of the trainer's NMT model (plugin nmt_gru, configs/nmt.yaml):
+English -> French on the "small_vocab" corpus, GRU encoder-decoder with
+Bahdanau (additive) attention, trained standalone.
+
+Data (the C trainer preprocesses the same way):
+  * line i of the English file pairs with line i of the French file; tokens =
+    line.split(' ') after stripping the trailing newline, empty tokens dropped;
+  * random.Random(seed).shuffle of the pair indices; the first 100,000
+    shuffled pairs train, the rest are held out (the first 1,000 held-out
+    pairs are the BLEU test set);
+  * vocabularies from the training split only, words by descending
+    frequency, ties alphabetical: source <pad>=0 <unk>=1 ...; target
+    <pad>=0 <s>=1 </s>=2 <unk>=3 ...;
+  * source: ids truncated / padded with <pad> to 20; target: words + </s>,
+    truncated / padded to 20; decoder input = <s> + target shifted right.
+
+Model (hidden 96):
+  encoder  Embedding(V_src, 96) -> GRU(96) over all 20 source positions
+           (pads included) -> h [B,20,96]; its state after position 20 starts
+           the decoder
+  decoder  Embedding(V_tgt, 96) -> GRU(96), teacher forcing -> s [B,20,96]
+  attention e_ij = v . tanh(W h_j + U s_i)  (W, U: 96 -> A, A = 96, no bias),
+           softmax over j with source pads masked out (weight exactly 0),
+           c_i = sum_j a_ij h_j
+  output   Dense(V_tgt) on [s_i, c_i] -> softmax
+  loss     cross-entropy over the non-padding target positions, mean over
+           those tokens of the batch.
+Adam (torch.optim.Adam, lr 1e-3, other settings default), batch 64,
+reshuffled every epoch. PyTorch's default initialisation.
+
+The C plugin feeds one-hot source tokens into the encoder GRU, i.e. it folds
+the embedding into the GRU's input kernel; Embedding + GRU here is the same
+function up to parameterisation (E.W_ih is one matrix there, two here).
+
+Speed (no change to the maths): attention, context and output for all
+decoder steps at once with batched matmuls; the output layer and the
+softmax only at non-padding target positions (the loss ignores the others);
+the decoder runs only up to the longest target of the batch (it is causal,
+later positions cannot change earlier outputs); evaluation under
+torch.inference_mode, in large batches.
+
+Metrics after each epoch (not counted in the training time): token accuracy
+with teacher forcing over the non-padding target positions of ALL held-out
+pairs, and greedy corpus BLEU-4 on the first 1,000 held-out pairs (greedy:
+start from <s>, feed the argmax back, stop at </s> or 20 tokens; hypothesis =
+tokens before </s>, reference = the French words).
+
+Prints at the end:
+  train done: <N> samples in <T> s, <R> samples/s
+  eval: token-accuracy <x> bleu <y>
+"""
+import argparse
+import collections
+import gzip
+import math
+import random
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SRC_LEN = TGT_LEN = 20
+N_TRAIN = 100000
+N_BLEU = 1000
+PAD, BOS, EOS, UNK_T = 0, 1, 2, 3
+UNK_S = 1
+DEFAULT_EN = "/work/shared/data/nmt/small_vocab_en.txt.gz"
+DEFAULT_FR = "/work/shared/data/nmt/small_vocab_fr.txt.gz"
+
+
+# ---------------------------------------------------------------- data
+
+def read_lines(path):
+    with gzip.open(path, "rt", encoding="utf-8", newline="\n") as f:
+        return [[t for t in line.rstrip("\n").split(" ") if t] for line in f]
+
+
+def build_vocab(sentences, specials):
+    counts = collections.Counter(t for s in sentences for t in s)
+    words = sorted(counts, key=lambda w: (-counts[w], w))
+    itos = list(specials) + [w for w in words if w not in specials]
+    return {w: i for i, w in enumerate(itos)}, itos
+
+
+def encode_src(sents, stoi):
+    out = torch.full((len(sents), SRC_LEN), PAD, dtype=torch.long)
+    for i, s in enumerate(sents):
+        ids = [stoi.get(w, UNK_S) for w in s[:SRC_LEN]]
+        out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+def encode_tgt(sents, stoi):
+    """-> (decoder input, decoder target), both [N, 20]"""
+    tgt = torch.full((len(sents), TGT_LEN), PAD, dtype=torch.long)
+    for i, s in enumerate(sents):
+        ids = ([stoi.get(w, UNK_T) for w in s] + [EOS])[:TGT_LEN]
+        tgt[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+    dec_in = torch.cat([torch.full((len(sents), 1), BOS, dtype=torch.long),
+                        tgt[:, :-1]], dim=1)
+    return dec_in, tgt
+
+
+def load(args):
+    en, fr = read_lines(args.en), read_lines(args.fr)
+    if len(en) != len(fr):
+        sys.exit("nmt_torch.py: %s has %d lines, %s has %d"
+                 % (args.en, len(en), args.fr, len(fr)))
+    if len(en) <= N_TRAIN:
+        sys.exit("nmt_torch.py: need more than %d pairs, got %d" % (N_TRAIN, len(en)))
+    idx = list(range(len(en)))
+    random.Random(args.seed).shuffle(idx)
+    tr, ho = idx[:N_TRAIN], idx[N_TRAIN:]
+    src_stoi, src_itos = build_vocab([en[i] for i in tr], ["<pad>", "<unk>"])
+    tgt_stoi, tgt_itos = build_vocab([fr[i] for i in tr],
+                                     ["<pad>", "<s>", "</s>", "<unk>"])
+    if args.train_limit:
+        tr = tr[:args.train_limit]
+    d = {"src_itos": src_itos, "tgt_itos": tgt_itos}
+    d["tr_src"] = encode_src([en[i] for i in tr], src_stoi)
+    d["tr_in"], d["tr_tgt"] = encode_tgt([fr[i] for i in tr], tgt_stoi)
+    d["ho_src"] = encode_src([en[i] for i in ho], src_stoi)
+    d["ho_in"], d["ho_tgt"] = encode_tgt([fr[i] for i in ho], tgt_stoi)
+    d["bleu_refs"] = [fr[i] for i in ho[:N_BLEU]]
+    return d
+
+
+# ---------------------------------------------------------------- model
+
+class NMT(nn.Module):
+    def __init__(self, v_src, v_tgt, hidden=96, att_units=96):
+        super().__init__()
+        self.src_emb = nn.Embedding(v_src, hidden)
+        self.enc = nn.GRU(hidden, hidden, batch_first=True)
+        self.tgt_emb = nn.Embedding(v_tgt, hidden)
+        self.dec = nn.GRU(hidden, hidden, batch_first=True)
+        self.att_w = nn.Linear(hidden, att_units, bias=False)   # W h_j
+        self.att_u = nn.Linear(hidden, att_units, bias=False)   # U s_i
+        self.att_v = nn.Linear(att_units, 1, bias=False)        # v . tanh(.)
+        self.out = nn.Linear(2 * hidden, v_tgt)
+
+    def encode(self, src):
+        h, h_last = self.enc(self.src_emb(src))            # [B,Tx,H], [1,B,H]
+        # additive mask: 0 at tokens, -inf at pads (never any weight)
+        neg = torch.zeros(src.shape, dtype=h.dtype).masked_fill_(src == PAD, float("-inf"))
+        return h, h_last, self.att_w(h), neg.unsqueeze(1)  # Wh [B,Tx,A], neg [B,1,Tx]
+
+    def attend(self, s, h, wh, neg):
+        """s [B,Ty,H] -> features [B,Ty,2H], all decoder steps at once"""
+        us = self.att_u(s)                                  # [B,Ty,A]
+        e = torch.tanh(wh.unsqueeze(1) + us.unsqueeze(2))   # [B,Ty,Tx,A]
+        e = self.att_v(e).squeeze(-1) + neg                 # [B,Ty,Tx]
+        a = torch.softmax(e, dim=-1)
+        c = torch.bmm(a, h)                                 # [B,Ty,H]
+        return torch.cat([s, c], dim=-1)
+
+    def features(self, src, dec_in):
+        h, h_last, wh, neg = self.encode(src)
+        s, _ = self.dec(self.tgt_emb(dec_in), h_last)
+        return self.attend(s, h, wh, neg)
+
+    @torch.inference_mode()
+    def greedy(self, src, max_len=TGT_LEN):
+        h, state, wh, neg = self.encode(src)
+        prev = torch.full((src.shape[0], 1), BOS, dtype=torch.long)
+        outs = []
+        for _ in range(max_len):
+            s, state = self.dec(self.tgt_emb(prev), state)
+            prev = self.out(self.attend(s, h, wh, neg)).argmax(-1)  # [B,1]
+            outs.append(prev)
+        return torch.cat(outs, dim=1)                        # [B,max_len]
+
+
+# ---------------------------------------------------------------- metrics
+
+def corpus_bleu(hyps, refs, max_n=4):
+    """corpus BLEU-4: clipped n-gram counts summed over the corpus, geometric
+    mean of the 4 precisions (uniform weights), brevity penalty exp(1-r/c)
+    when c < r; no smoothing (0 if any precision is 0)"""
+    match = [0] * max_n
+    total = [0] * max_n
+    c = r = 0
+    for hyp, ref in zip(hyps, refs):
+        c += len(hyp)
+        r += len(ref)
+        for n in range(1, max_n + 1):
+            hc = collections.Counter(tuple(hyp[k:k + n]) for k in range(len(hyp) - n + 1))
+            rc = collections.Counter(tuple(ref[k:k + n]) for k in range(len(ref) - n + 1))
+            match[n - 1] += sum(min(v, rc[g]) for g, v in hc.items())
+            total[n - 1] += max(len(hyp) - n + 1, 0)
+    if c == 0 or min(match) == 0:
+        return 0.0
+    log_p = sum(math.log(m / t) for m, t in zip(match, total)) / max_n
+    bp = 1.0 if c >= r else math.exp(1.0 - r / c)
+    return bp * math.exp(log_p)
+
+
+@torch.inference_mode()
+def token_accuracy(model, src, dec_in, tgt, batch=2000):
+    right = count = 0
+    for i in range(0, src.shape[0], batch):
+        t = tgt[i:i + batch]
+        pred = model.out(model.features(src[i:i + batch], dec_in[i:i + batch])).argmax(-1)
+        keep = t != PAD
+        right += int((pred[keep] == t[keep]).sum())
+        count += int(keep.sum())
+    return right / max(count, 1)
+
+
+def bleu(model, src, refs, itos, batch=1000):
+    hyps = []
+    for i in range(0, src.shape[0], batch):
+        for row in model.greedy(src[i:i + batch]).tolist():
+            n = row.index(EOS) if EOS in row else len(row)
+            hyps.append([itos[t] for t in row[:n]])
+    return corpus_bleu(hyps, refs)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--en", default=DEFAULT_EN)
+    ap.add_argument("--fr", default=DEFAULT_FR)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    ap.add_argument("--seed", type=int, default=1, help="split shuffle and torch seed")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--hidden", type=int, default=96)
+    ap.add_argument("--att-units", type=int, default=96)
+    ap.add_argument("--train-limit", type=int, default=0,
+                    help="train on the first N training pairs only (vocabularies and held-out set unchanged)")
+    ap.add_argument("--eval-every", type=int, default=1, help="evaluate every N epochs (and after the last)")
+    ap.add_argument("--log-every", type=int, default=0, help="print the loss every N steps")
+    ap.add_argument("--quiet", action="store_true", help="only the final two lines and the per-epoch metrics")
+    args = ap.parse_args()
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    t0 = time.time()
+    d = load(args)
+    model = NMT(len(d["src_itos"]), len(d["tgt_itos"]), args.hidden, args.att_units)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    n_params = sum(p.numel() for p in model.parameters())
+    n_tr = d["tr_src"].shape[0]
+    if not args.quiet:
+        print("data: %d train, %d held-out, vocab en %d fr %d, loaded in %.1f s; "
+              "%d parameters; %d threads"
+              % (n_tr, d["ho_src"].shape[0], len(d["src_itos"]), len(d["tgt_itos"]),
+                 time.time() - t0, n_params, torch.get_num_threads()), flush=True)
+
+    tr_src, tr_in, tr_tgt = d["tr_src"], d["tr_in"], d["tr_tgt"]
+    tr_len = (tr_tgt != PAD).sum(1)
+    train_time = 0.0
+    samples = 0
+    acc = bl = float("nan")
+    step = 0
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        t_ep = time.perf_counter()
+        loss_sum = 0.0
+        perm = torch.randperm(n_tr)
+        for i in range(0, n_tr, args.batch):
+            b = perm[i:i + args.batch]
+            ty = int(tr_len[b].max())                         # longest target in the batch
+            src, dec_in, tgt = tr_src[b], tr_in[b, :ty], tr_tgt[b, :ty]
+            feats = model.features(src, dec_in)               # [B,ty,2H]
+            keep = tgt != PAD
+            loss = F.cross_entropy(model.out(feats[keep]), tgt[keep])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss) * b.shape[0]
+            step += 1
+            if args.log_every and step % args.log_every == 0 and not args.quiet:
+                el = time.perf_counter() - t_ep
+                print("step %d  epoch %d  loss %.4f  %.0f samples/s"
+                      % (step, epoch, float(loss), (i + b.shape[0]) / el), flush=True)
+        dt = time.perf_counter() - t_ep
+        train_time += dt
+        samples += n_tr
+        line = "epoch %d: loss %.4f  %.1f s  %.1f samples/s" % (epoch, loss_sum / n_tr, dt, n_tr / dt)
+        if epoch % args.eval_every == 0 or epoch == args.epochs:
+            model.eval()
+            t_ev = time.perf_counter()
+            acc = token_accuracy(model, d["ho_src"], d["ho_in"], d["ho_tgt"])
+            bl = bleu(model, d["ho_src"][:N_BLEU], d["bleu_refs"], d["tgt_itos"])
+            line += "  token-accuracy %.4f  bleu %.4f  (eval %.1f s)" % (acc, bl, time.perf_counter() - t_ev)
+        print(line, flush=True)
+
+    print("train done: %d samples in %.2f s, %.1f samples/s"
+          % (samples, train_time, samples / max(train_time, 1e-9)))
+    print("eval: token-accuracy %.4f bleu %.4f" % (acc, bl))
+
+
+if __name__ == "__main__":
+    main()
