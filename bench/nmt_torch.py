@@ -130,6 +130,104 @@ def load(args):
 
 # ---------------------------------------------------------------- model
 
+class AdditiveScore(torch.autograd.Function):
+    """e[b,i,j] = v . tanh(wh[b,j] + us[b,i]) for all decoder steps i and
+    source positions j at once: wh [B,Tx,A], us [B,Ty,A], v [A] -> [B,Ty,Tx].
+
+    Written out so that only one [B,Ty,Tx,A] tensor is made, with tanh
+    through the sigmoid: tanh(x) = 2 sigmoid(2x) - 1 (this torch build's
+    tanh kernel is scalar, ~3.4 ns/element here; its sigmoid is vectorised,
+    ~0.9 ns), so with p = sigmoid(2(wh + us)):
+        e    = 2 p.v - sum(v)
+        de/dv = 2p - 1
+        de/d(wh+us) = 4 p (1 - p) v        (= (1 - tanh^2) v)
+    and the v factor is taken out of the sums over i and j. Results agree
+    with the literal formula to float rounding (checked in float64)."""
+
+    @staticmethod
+    def forward(ctx, wh, us, v):
+        p = torch.add((2 * wh).unsqueeze(1), (2 * us).unsqueeze(2)).sigmoid_()  # [B,Ty,Tx,A]
+        ctx.save_for_backward(p, v)
+        return torch.matmul(p, 2 * v).sub_(v.sum())
+
+    @staticmethod
+    def backward(ctx, g):                                        # g [B,Ty,Tx]
+        p, v = ctx.saved_tensors
+        gv = torch.mv(p.view(-1, p.shape[-1]).t(), g.reshape(-1)).mul_(2).sub_(g.sum())
+        # p becomes g * p(1-p) in place (p is not needed after this)
+        d = p.addcmul_(p, p, value=-1).mul_(g.unsqueeze(-1))
+        v4 = 4 * v
+        return d.sum(1).mul_(v4), d.sum(2).mul_(v4), gv
+
+
+class GRULayer(torch.autograd.Function):
+    """The recurrent part of torch's GRU (gates r, z, n as in nn.GRU):
+        r, z = sigmoid(gi_rz + W_hrz h + b_hrz)
+        n    = tanh(gi_n + r * (W_hn h + b_hn))
+        h'   = (1 - z) * n + z * h
+    gi [B,T,3H] = x W_ih^T + b_ih (computed outside, one GEMM), h0 [B,H],
+    w_hh [3H,H], b_hh [3H] -> outputs [B,T,H]. nn.GRU's autograd graph makes
+    a weight-gradient GEMM per step; here the backward loop only carries dh
+    and the gradients of w_hh, b_hh are one GEMM over all steps at the end."""
+
+    @staticmethod
+    def forward(ctx, gi, h0, w_hh, b_hh):
+        B, T, H3 = gi.shape
+        H = H3 // 3
+        out = gi.new_empty(B, T, H)
+        gates = gi.new_empty(B, T, 3 * H)       # r, z, n per step
+        ghn = gi.new_empty(B, T, H)              # W_hn h + b_hn per step
+        w_t = w_hh.t()
+        h = h0
+        for t in range(T):
+            gh = torch.addmm(b_hh, h, w_t)                           # [B,3H]
+            g = gates[:, t]
+            torch.sigmoid(gi[:, t, :2 * H] + gh[:, :2 * H], out=g[:, :2 * H])
+            r, z = g[:, :H], g[:, H:2 * H]
+            ghn[:, t] = gh[:, 2 * H:]
+            n = torch.addcmul(gi[:, t, 2 * H:], r, gh[:, 2 * H:])
+            torch.tanh(n, out=g[:, 2 * H:])
+            n = g[:, 2 * H:]
+            h = torch.addcmul(n, z, h - n)                           # (1-z)n + zh
+            out[:, t] = h
+        ctx.save_for_backward(h0, w_hh, out, gates, ghn)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        h0, w_hh, out, gates, ghn = ctx.saved_tensors
+        B, T, H = out.shape
+        dgi = gates.new_empty(B, T, 3 * H)
+        dgh = gates.new_empty(B, T, 3 * H)
+        hprev = torch.cat([h0.unsqueeze(1), out[:, :-1]], dim=1)     # [B,T,H]
+        dh = None
+        for t in range(T - 1, -1, -1):
+            d = dout[:, t] if dh is None else dout[:, t] + dh
+            g = gates[:, t]
+            r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+            dgi_t, dgh_t = dgi[:, t], dgh[:, t]
+            # dn_pre = d * (1 - z) * (1 - n^2)
+            dn = torch.ops.aten.tanh_backward(d - d * z, n)
+            dgi_t[:, 2 * H:] = dn
+            torch.mul(dn, r, out=dgh_t[:, 2 * H:])
+            # dr_pre = dn * ghn * r(1-r); dz_pre = d * (h_prev - n) * z(1-z)
+            dgi_t[:, :H] = torch.ops.aten.sigmoid_backward(dn * ghn[:, t], r)
+            dgi_t[:, H:2 * H] = torch.ops.aten.sigmoid_backward(d * (hprev[:, t] - n), z)
+            dgh_t[:, :2 * H] = dgi_t[:, :2 * H]
+            dh = torch.addmm(d * z, dgh_t, w_hh)                     # [B,H]
+        dgh2 = dgh.view(B * T, 3 * H)
+        dw = dgh2.t().mm(hprev.reshape(B * T, H))
+        db = dgh2.sum(0)
+        return dgi, dh, dw, db
+
+
+def gru(layer, x, h0):
+    """nn.GRU `layer` (1 layer, batch_first) applied to x [B,T,I] from
+    h0 [B,H] with GRULayer -> outputs [B,T,H] (the last is the final state)"""
+    gi = F.linear(x, layer.weight_ih_l0, layer.bias_ih_l0)
+    return GRULayer.apply(gi, h0, layer.weight_hh_l0, layer.bias_hh_l0)
+
+
 class NMT(nn.Module):
     def __init__(self, v_src, v_tgt, hidden=96, att_units=96):
         super().__init__()
@@ -139,32 +237,38 @@ class NMT(nn.Module):
         self.dec = nn.GRU(hidden, hidden, batch_first=True)
         self.att_w = nn.Linear(hidden, att_units, bias=False)   # W h_j
         self.att_u = nn.Linear(hidden, att_units, bias=False)   # U s_i
-        self.att_v = nn.Linear(att_units, 1, bias=False)        # v . tanh(.)
+        self.att_v = nn.Parameter(torch.empty(att_units))       # v . tanh(.)
+        # nn.Linear(att_units, 1, bias=False)'s initialisation
+        nn.init.uniform_(self.att_v, -1 / math.sqrt(att_units), 1 / math.sqrt(att_units))
         self.out = nn.Linear(2 * hidden, v_tgt)
 
     def encode(self, src):
-        h, h_last = self.enc(self.src_emb(src))            # [B,Tx,H], [1,B,H]
-        # additive mask: 0 at tokens, -inf at pads (never any weight)
-        neg = torch.zeros(src.shape, dtype=h.dtype).masked_fill_(src == PAD, float("-inf"))
-        return h, h_last, self.att_w(h), neg.unsqueeze(1)  # Wh [B,Tx,A], neg [B,1,Tx]
+        """-> encoder outputs h [B,Tx,H], final state [B,H], W h [B,Lx,A] and
+        the additive mask [B,1,Lx] (0 at tokens, -inf at pads), where Lx is
+        the longest source of the batch: positions past it are pads in every
+        row, their attention weight is exactly 0, so they are left out."""
+        h0 = torch.zeros(src.shape[0], self.enc.hidden_size, dtype=self.out.weight.dtype)
+        h = gru(self.enc, self.src_emb(src), h0)
+        lx = int((src != PAD).sum(1).max())
+        hx = h[:, :lx]
+        neg = h.new_zeros(src.shape[0], lx).masked_fill_(src[:, :lx] == PAD, float("-inf"))
+        return hx, h[:, -1], self.att_w(hx), neg.unsqueeze(1)
 
     def attend(self, s, h, wh, neg):
-        """s [B,Ty,H] -> features [B,Ty,2H], all decoder steps at once"""
-        us = self.att_u(s)                                  # [B,Ty,A]
-        e = torch.tanh(wh.unsqueeze(1) + us.unsqueeze(2))   # [B,Ty,Tx,A]
-        e = self.att_v(e).squeeze(-1) + neg                 # [B,Ty,Tx]
+        """s [B,Ty,H] -> features [s_i, c_i] [B,Ty,2H], all steps at once"""
+        e = AdditiveScore.apply(wh, self.att_u(s), self.att_v) + neg   # [B,Ty,Lx]
         a = torch.softmax(e, dim=-1)
-        c = torch.bmm(a, h)                                 # [B,Ty,H]
-        return torch.cat([s, c], dim=-1)
+        return torch.cat([s, torch.bmm(a, h)], dim=-1)
 
     def features(self, src, dec_in):
         h, h_last, wh, neg = self.encode(src)
-        s, _ = self.dec(self.tgt_emb(dec_in), h_last)
+        s = gru(self.dec, self.tgt_emb(dec_in), h_last)
         return self.attend(s, h, wh, neg)
 
     @torch.inference_mode()
     def greedy(self, src, max_len=TGT_LEN):
-        h, state, wh, neg = self.encode(src)
+        h, last, wh, neg = self.encode(src)
+        state = last.unsqueeze(0).contiguous()
         prev = torch.full((src.shape[0], 1), BOS, dtype=torch.long)
         outs = []
         for _ in range(max_len):

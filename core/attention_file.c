@@ -69,8 +69,8 @@ static void token_strings(const char **out, const int32_t *ids, size_t n, const 
         out[i] = ids[i] >= 0 && ids[i] < v->n ? v->tokens[ids[i]] : "?";
 }
 
-tr_status tr_attention_write(tr_session *s, const char *path, double exact,
-                             double token_acc, tr_error *err)
+tr_status tr_attention_write(tr_session *s, const char *path,
+                             const tr_eval *ev, tr_error *err)
 {
     const tr_config *c = s->cfg;
     const int M = (int)(c->attention_samples < c->test_size ? c->attention_samples : c->test_size);
@@ -131,8 +131,10 @@ tr_status tr_attention_write(tr_session *s, const char *path, double exact,
         int bad = g < 0;
         bad |= attr_num(g, "step", H5T_STD_I64LE, H5T_NATIVE_LLONG, &step);
         bad |= attr_num(g, "epoch", H5T_STD_I64LE, H5T_NATIVE_LLONG, &epoch);
-        bad |= attr_num(g, "exact_match", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &exact);
-        bad |= attr_num(g, "token_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &token_acc);
+        bad |= attr_num(g, "exact_match", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ev->exact);
+        bad |= attr_num(g, "token_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ev->token_acc);
+        if (ev->has_bleu)
+            bad |= attr_num(g, "bleu", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ev->bleu);
         bad |= dataset(g, "weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dw, w);
         if (!bad) {
             hid_t d = H5Dopen2(g, "weights", H5P_DEFAULT);

@@ -102,7 +102,7 @@ static int report(const tr_session *s, tr_status st, const tr_error *e)
  * so a resumed run's file reads like an uninterrupted one. */
 static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
 {
-    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy";
+    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu";
     char *kept = NULL;
     size_t len = 0;
     FILE *old = fresh ? NULL : fopen(path, "r");
@@ -128,6 +128,32 @@ static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
 }
 
 static void on_stop_signal(int sig) { tr_stop_signal = sig; }
+
+/* The eval line (epoch < 0: the final one) and its metrics.csv row. */
+static void print_eval(const tr_session *s, const tr_eval *ev, long epoch)
+{
+    const tr_config *c = s->cfg;
+    char bleu[48] = "";
+    if (ev->has_bleu)
+        snprintf(bleu, sizeof bleu, "  bleu-4 %.4f (%ld sentences)", ev->bleu,
+                 c->bleu_samples < c->test_size ? c->bleu_samples : c->test_size);
+    if (epoch >= 0)
+        printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f%s  on %ld held-out\n", epoch, ev->exact,
+               ev->token_acc, bleu, c->test_size);
+    else
+        printf("eval: exact-match %.4f  token-accuracy %.4f%s  on %ld held-out\n", ev->exact, ev->token_acc, bleu,
+               c->test_size);
+    fflush(stdout);
+    if (s->metrics) {
+        long spe = tr_session_steps_per_epoch(s);
+        fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f", s->step, s->step / spe, ev->exact, ev->token_acc);
+        if (ev->has_bleu)
+            fprintf(s->metrics, ",%.6f\n", ev->bleu);
+        else
+            fputs(",\n", s->metrics);
+        fflush(s->metrics);
+    }
+}
 
 static int train_session(tr_session *s, int fresh)
 {
@@ -162,8 +188,9 @@ static int train_session(tr_session *s, int fresh)
             nparams += s->reg.tensors[i].count;
         int shards = s->max_shards, R = s->comm.size;
         printf("model: %s %s (%s), %zu parameters in %d tensors\n", P->name, P->version, s->plugin.path, nparams, s->reg.n);
-        printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld\n", c->train_size, c->test_size,
-               c->pairs, c->src_len, c->tgt_len);
+        printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld, vocabularies %d / %d\n",
+               c->train_size, c->test_size, c->data_kind == TR_DATA_WORD_PAIRS ? c->source : c->pairs, c->src_len,
+               c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
         printf("layout: %d rank%s x %d thread%s; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", R,
                R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, spe, c->epochs);
         printf("layout: %d micro-shards per step, %d-%d per rank (up to %d samples per rank per step)%s\n", shards,
@@ -181,7 +208,7 @@ static int train_session(tr_session *s, int fresh)
     sigaction(SIGINT, &sa, NULL);
 
     long chunk = c->eval_every > 0 ? c->eval_every * spe : -1;
-    double ex, tok;
+    tr_eval ev;
     int final_eval = c->test_size > 0;
     while (s->step < total) {
         if ((st = tr_session_train(s, chunk, log, &err))) {
@@ -190,16 +217,13 @@ static int train_session(tr_session *s, int fresh)
             goto done;
         }
         if (s->step < total && c->test_size > 0) {
-            if ((st = tr_session_evaluate(s, &ex, &tok, &err))) {
+            if ((st = tr_session_evaluate(s, &ev, &err))) {
                 rc = report(s, st, &err);
                 goto done;
             }
             if (root) {
-                printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", s->step / spe, ex,
-                       tok, c->test_size);
-                fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f\n", s->step, s->step / spe, ex, tok);
-                fflush(s->metrics);
-                if (tr_attention_write(s, apath, ex, tok, &err))
+                print_eval(s, &ev, s->step / spe);
+                if (tr_attention_write(s, apath, &ev, &err))
                     fprintf(stderr, "trainer: warning: %s\n", err.msg);
             }
         }
@@ -218,14 +242,13 @@ static int train_session(tr_session *s, int fresh)
         printf(")\n");
     }
     if (final_eval) {
-        if ((st = tr_session_evaluate(s, &ex, &tok, &err))) {
+        if ((st = tr_session_evaluate(s, &ev, &err))) {
             rc = report(s, st, &err);
             goto done;
         }
         if (root) {
-            printf("eval: exact-match %.4f  token-accuracy %.4f  on %ld held-out\n", ex, tok, c->test_size);
-            fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f\n", s->step, s->step / spe, ex, tok);
-            if (tr_attention_write(s, apath, ex, tok, &err))
+            print_eval(s, &ev, -1);
+            if (tr_attention_write(s, apath, &ev, &err))
                 fprintf(stderr, "trainer: warning: %s\n", err.msg);
             else if (c->attention_samples > 0)
                 printf("attention maps: %s\n", apath);

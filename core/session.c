@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
 #include "optim.h"
+#include "bleu.h"
 #include "reduce.h"
 #include "rng.h"
 #include "trainer/layers.h"
@@ -112,6 +113,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         .src_vocab = s->vocabs.src.n, .tgt_vocab = s->vocabs.tgt.n,
         .src_pad = s->vocabs.src.pad, .tgt_pad = s->vocabs.tgt.pad,
         .max_batch = s->micro, .options = s->options,
+        .tgt_bos = s->vocabs.tgt.bos, .tgt_eos = s->vocabs.tgt.eos,
     };
     tr_error perr = {0};
     if (P->create(&s->model, &s->reg, &info, &perr) || !s->model) {
@@ -428,7 +430,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                 fflush(log);
             }
             if (s->metrics) {
-                fprintf(s->metrics, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,,\n", s->step, (s->step - 1) / spe + 1,
+                fprintf(s->metrics, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,,,\n", s->step, (s->step - 1) / spe + 1,
                         win_loss / win_samples, lr, s->grad_norm, rate);
                 fflush(s->metrics);
             }
@@ -497,43 +499,72 @@ tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
     return first;
 }
 
-tr_status tr_session_evaluate(tr_session *s, double *exact, double *token_acc,
-                              tr_error *err)
+/* One token sequence up to </s> (exclusive), without padding. */
+static int sentence(const int32_t *ids, int n, const tr_vocab *v, int32_t *out)
+{
+    int k = 0;
+    for (int i = 0; i < n && ids[i] != v->eos; i++)
+        if (ids[i] != v->pad && ids[i] != v->bos)
+            out[k++] = ids[i];
+    return k;
+}
+
+tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
 {
     const tr_config *c = s->cfg;
     const int n = (int)c->test_size, Tx = (int)c->src_len, Ty = (int)c->tgt_len;
-    *exact = *token_acc = 0.0;
+    memset(ev, 0, sizeof *ev);
     if (n <= 0)
         return TR_OK;
     /* this rank's contiguous part of the held-out set (the last data.test
-     * pairs of the file) */
+     * pairs); BLEU on those among the first bleu_samples */
     const int R = s->comm.size, r = s->comm.rank;
     const int lo = (int)((long)r * n / R), hi = (int)((long)(r + 1) * n / R);
     const long first = s->pairs.n - n + lo;
+    const tr_vocab *tv = &s->vocabs.tgt;
+    const int bleu_n = tv->words ? (int)(c->bleu_samples < n ? c->bleu_samples : n) : 0;
     int32_t *pred = malloc((size_t)(hi - lo > 0 ? hi - lo : 1) * Ty * sizeof *pred);
-    tr_status st = pred ? tr_session_predict(s, s->pairs.src + (size_t)first * Tx, hi - lo, pred, NULL, err)
-                        : tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
-    long counts[3] = {0, 0, 0}; /* exact, tokens right, tokens */
+    int32_t *hyp = malloc((size_t)Ty * sizeof *hyp), *ref = malloc((size_t)Ty * sizeof *ref);
+    tr_status st = pred && hyp && ref ? tr_session_predict(s, s->pairs.src + (size_t)first * Tx, hi - lo, pred, NULL, err)
+                                      : tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
+    /* exact, tokens right, tokens, then the BLEU statistics */
+    long counts[3 + TR_BLEU_LONGS] = {0};
+    tr_bleu_stats bs;
+    memset(&bs, 0, sizeof bs);
     for (int i = 0; !st && i < hi - lo; i++) {
-        const int32_t *t = s->pairs.tgt + (size_t)(first + i) * Ty;
+        const int32_t *t = s->pairs.tgt + (size_t)(first + i) * Ty, *p = pred + (size_t)i * Ty;
         int all = 1;
         for (int y = 0; y < Ty; y++) {
-            if (s->vocabs.tgt.pad >= 0 && t[y] == s->vocabs.tgt.pad && pred[(size_t)i * Ty + y] == t[y])
+            if (tv->pad >= 0 && t[y] == tv->pad && p[y] == t[y])
                 continue;
             counts[2]++;
-            if (pred[(size_t)i * Ty + y] == t[y]) counts[1]++;
+            if (p[y] == t[y]) counts[1]++;
             else all = 0;
         }
         counts[0] += all;
+        if (lo + i < bleu_n)
+            tr_bleu_add(&bs, hyp, sentence(p, Ty, tv, hyp), ref, sentence(t, Ty, tv, ref));
     }
     free(pred);
+    free(hyp);
+    free(ref);
     int fr = tr_comm_first_failure(&s->comm, st != TR_OK);
     if (fr >= 0) {
         s->report_rank = fr;
         return st ? st : tr_error_set(err, TR_ERR_MODEL, "stopped: rank %d failed evaluating", fr);
     }
-    tr_comm_sum_long(&s->comm, counts, 3);
-    *exact = (double)counts[0] / n;
-    *token_acc = counts[2] ? (double)counts[1] / counts[2] : 1.0;
+    memcpy(counts + 3, bs.match, 4 * sizeof(long));
+    memcpy(counts + 7, bs.total, 4 * sizeof(long));
+    counts[11] = bs.hyp_len;
+    counts[12] = bs.ref_len;
+    tr_comm_sum_long(&s->comm, counts, 3 + TR_BLEU_LONGS);
+    memcpy(bs.match, counts + 3, 4 * sizeof(long));
+    memcpy(bs.total, counts + 7, 4 * sizeof(long));
+    bs.hyp_len = counts[11];
+    bs.ref_len = counts[12];
+    ev->exact = (double)counts[0] / n;
+    ev->token_acc = counts[2] ? (double)counts[1] / counts[2] : 1.0;
+    ev->has_bleu = bleu_n > 0;
+    ev->bleu = ev->has_bleu ? tr_bleu_score(&bs) : 0.0;
     return TR_OK;
 }

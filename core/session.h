@@ -82,8 +82,14 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
 
 /* Exact-match accuracy (all target tokens right) on the held-out pairs;
  * collective: ranks split the held-out set and sum integer counts. */
-tr_status tr_session_evaluate(tr_session *s, double *exact, double *token_acc,
-                              tr_error *err);
+typedef struct tr_eval {
+    double exact;      /* all target tokens right */
+    double token_acc;  /* non-padding target tokens right (greedy) */
+    double bleu;       /* corpus BLEU-4 on the first train.bleu_samples held-out pairs */
+    int has_bleu;      /* word_pairs with bleu_samples > 0 */
+} tr_eval;
+
+tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err);
 
 /* Greedy prediction for n encoded sources [n, src_len]: tokens [n, tgt_len],
  * attention [n, tgt_len, src_len] (either may be NULL). */
@@ -104,8 +110,8 @@ tr_status tr_checkpoint_inspect(const char *path, FILE *out, tr_error *err);
 /* attention_file.c: appends (or replaces) group step_<step> of
  * attention.h5 with the attention maps of the first
  * train.attention_samples held-out pairs; atomic like checkpoints. */
-tr_status tr_attention_write(tr_session *s, const char *path, double exact,
-                             double token_acc, tr_error *err);
+tr_status tr_attention_write(tr_session *s, const char *path,
+                             const tr_eval *ev, tr_error *err);
 
 /* mkdir -p; 0 on success. */
 int tr_mkdirs(const char *path);

@@ -67,6 +67,8 @@ typedef struct tr_model_info {
     int tgt_pad;        /* id of the target padding token, -1 if none */
     int max_batch;      /* the most samples one train/predict call will get */
     const tr_option_value *options; /* one per descriptor option, same order */
+    int tgt_bos;        /* id of the target start token <s>, -1 if none */
+    int tgt_eos;        /* id of the target end token </s>, -1 if none */
 } tr_model_info;
 
 /* ---- a sub-batch */
