@@ -303,7 +303,7 @@ def corpus_bleu(hyps, refs, max_n=4):
 
 
 @torch.inference_mode()
-def token_accuracy(model, src, dec_in, tgt, batch=2000):
+def token_accuracy(model, src, dec_in, tgt, batch=500):
     right = count = 0
     for i in range(0, src.shape[0], batch):
         t = tgt[i:i + batch]

@@ -27,7 +27,10 @@ static void missing_plugin_lists_where_and_what(void)
     printf("\n  %s\n", err.msg);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no plugin 'time_atn'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, TR_BUILD_PLUGIN_DIR));   /* where it looked */
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "found: time_attn"));    /* what it found */
+    const char *found = strstr(err.msg, "found: ");                /* what it found */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(found);
+    CU_ASSERT_PTR_NOT_NULL(strstr(found, "time_attn"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(found, "nmt_gru"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "did you mean 'time_attn'"));
     CU_ASSERT_PTR_NULL(strchr(err.msg, '\n'));
 }
