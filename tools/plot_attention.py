@@ -82,6 +82,12 @@ def plot(step, d, i, out):
     im = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(cols)), cols, fontsize=10)
     ax.set_yticks(range(len(pred)), [label(t) for t in pred], fontsize=10)
+    if cols[-1] == PAD:
+        ax.get_xticklabels()[-1].set_rotation(90)
+        ax.axvline(len(cols) - 1.5, color="white", linewidth=1)
+    for tick, p, r in zip(ax.get_yticklabels(), pred, ref):
+        if p != r:
+            tick.set_color("red")  # differs from the reference
     ax.set_xlabel("source (input)")
     ax.set_ylabel("predicted output")
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="attention weight")

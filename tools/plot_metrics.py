@@ -21,11 +21,14 @@ def fail(msg):
     sys.exit(2)
 
 
+OPTIONAL = ["bleu"]  # evaluation columns only some plugins write
+
+
 def read(path):
     """Return {column: [(step, value), ...]} for the non-empty cells."""
     if not os.path.isfile(path):
         fail("%s: no such file" % path)
-    series = {c: [] for c in COLUMNS[1:]}
+    series = {c: [] for c in COLUMNS[1:] + OPTIONAL}
     try:
         with open(path, newline="") as f:
             r = csv.reader(f)
@@ -35,22 +38,26 @@ def read(path):
             missing = [c for c in COLUMNS if c not in header]
             if missing:
                 fail("%s: header lacks %s" % (path, ", ".join(missing)))
-            col = {c: header.index(c) for c in COLUMNS}
+            col = {c: header.index(c) for c in COLUMNS + OPTIONAL if c in header}
             for row in r:
                 if not row:
                     continue
                 if len(row) != len(header):
                     fail("%s:%d: %d fields, header has %d" % (path, r.line_num, len(row), len(header)))
-                try:
-                    step = int(row[col["step"]])
-                    for c in COLUMNS[1:]:
-                        if row[col[c]] != "":
-                            series[c].append((step, float(row[col[c]])))
-                except ValueError as e:
-                    fail("%s:%d: %s" % (path, r.line_num, e))
-    except (OSError, UnicodeDecodeError) as e:
+                for c in col:
+                    v = row[col[c]]
+                    try:
+                        if c == "step":
+                            step = int(v)
+                        elif v != "":
+                            series[c].append((step, float(v)))
+                    except ValueError:
+                        fail("%s:%d: column %s: bad number %r" % (path, r.line_num, c, v))
+    except UnicodeDecodeError:
+        fail("%s: not a text (UTF-8) CSV file" % path)
+    except (OSError, csv.Error) as e:
         fail("%s: %s" % (path, e))
-    if not series["loss"] and not series["exact_match"] and not series["token_accuracy"]:
+    if not any(series[c] for c in ("loss", "exact_match", "token_accuracy", "bleu")):
         fail("%s: no loss or evaluation rows" % path)
     return series
 
@@ -62,25 +69,25 @@ def main():
     a = ap.parse_args()
     s = read(a.file)
     out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.file)), "metrics.png")
-    evals = s["exact_match"] or s["token_accuracy"]
+    evals = s["exact_match"] or s["token_accuracy"] or s["bleu"]
     fig, axes = plt.subplots(2 if evals else 1, 1, sharex=True, squeeze=False, figsize=(8, 6.5 if evals else 4))
     run = os.path.basename(os.path.dirname(os.path.abspath(a.file)))
     ax = axes[0][0]
     loss = [(x, y) for x, y in s["loss"] if y > 0]
     if loss:
-        ax.plot(*zip(*loss), label="loss")
+        ax.plot(*zip(*loss), marker="." if len(loss) < 30 else None, label="loss")
         ax.set_yscale("log")
     ax.set_ylabel("training loss (log)")
     ax.set_title("%s: %d logged steps, %d evaluations" % (run, len(s["loss"]), len(evals)))
     ax.grid(True, which="both", alpha=0.3)
     if evals:
         ax = axes[1][0]
-        for c in ("exact_match", "token_accuracy"):
+        for c in ("exact_match", "token_accuracy", "bleu"):
             if s[c]:
-                ax.plot(*zip(*s[c]), marker="o", label=c.replace("_", " "))
-        ax.set_ylim(0, 1.02)
-        ax.set_ylabel("held-out accuracy")
-        ax.legend(loc="lower right")
+                ax.plot(*zip(*s[c]), marker="o", label=c.replace("_", " ") if c != "bleu" else "BLEU-4")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("held-out score")
+        ax.legend(loc="best")
         ax.grid(True, alpha=0.3)
     axes[-1][0].set_xlabel("step")
     try:

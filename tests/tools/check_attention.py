@@ -44,7 +44,10 @@ def check_group(g, axes):
              % (where, k, np.dtype(t).name, np.asarray(v).dtype, np.shape(v)))
     need(int(g.attrs["step"]) == int(g.name[6:]), "%s: attribute step=%d disagrees with the name" % (where, g.attrs["step"]))
     need(g.attrs["epoch"] >= 0, "%s: epoch %d < 0" % (where, g.attrs["epoch"]))
-    for k in ("exact_match", "token_accuracy"):
+    if "bleu" in g.attrs:  # optional, for plugins that score BLEU
+        need(np.ndim(g.attrs["bleu"]) == 0 and np.asarray(g.attrs["bleu"]).dtype == np.float64,
+             "%s: attribute 'bleu' must be a scalar float64" % where)
+    for k in ("exact_match", "token_accuracy") + (("bleu",) if "bleu" in g.attrs else ()):
         need(0.0 <= g.attrs[k] <= 1.0, "%s: %s = %r not in [0,1]" % (where, k, g.attrs[k]))
 
     w = dataset(g, "weights")

@@ -77,14 +77,14 @@ def write_h5(path, breakage):
 
 def write_csv(path):
     with open(path, "w") as f:
-        f.write("step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy\n")
+        f.write("step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu\n")
         for step in range(80, 2401, 80):
             loss = 2.3 * np.exp(-step / 400.0) + 0.01
             lr = 0.05 / (1 + 0.04 * step)
-            f.write("%d,%d,%.6f,%.6f,%.6f,%.1f,,\n" % (step, step // 80, loss, lr, 0.5 + 1.0 / (1 + step / 200), 21000.0))
+            f.write("%d,%d,%.6f,%.6f,%.6f,%.1f,,,\n" % (step, step // 80, loss, lr, 0.5 + 1.0 / (1 + step / 200), 21000.0))
             if step in (1200, 2400):
                 em, ta = (0.61, 0.87) if step == 1200 else (0.985, 0.996)
-                f.write("%d,%d,,,,,%.6f,%.6f\n" % (step, step // 80, em, ta))
+                f.write("%d,%d,,,,,%.6f,%.6f,\n" % (step, step // 80, em, ta))
 
 
 def main():
