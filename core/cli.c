@@ -133,10 +133,16 @@ static void on_stop_signal(int sig) { tr_stop_signal = sig; }
 static void print_eval(const tr_session *s, const tr_eval *ev, long epoch)
 {
     const tr_config *c = s->cfg;
-    char bleu[48] = "";
-    if (ev->has_bleu)
-        snprintf(bleu, sizeof bleu, "  bleu-4 %.4f (%ld sentences)", ev->bleu,
+    char bleu[160] = "";
+    if (ev->has_forced) {
+        size_t l = strlen(bleu);
+        snprintf(bleu + l, sizeof bleu - l, "  token-accuracy (teacher forced) %.4f", ev->forced_acc);
+    }
+    if (ev->has_bleu) {
+        size_t l = strlen(bleu);
+        snprintf(bleu + l, sizeof bleu - l, "  bleu-4 %.4f (%ld sentences)", ev->bleu,
                  c->bleu_samples < c->test_size ? c->bleu_samples : c->test_size);
+    }
     if (epoch >= 0)
         printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f%s  on %ld held-out\n", epoch, ev->exact,
                ev->token_acc, bleu, c->test_size);
@@ -325,32 +331,50 @@ static int cmd_train(int argc, char **argv)
     return rc;
 }
 
-/* Prints the attention of each output token over the input characters: one
- * row per output token, one column per input character, weights in percent;
- * the last column sums the weight on padding. */
+/* Prints the attention of each output token over the input tokens: one
+ * row per output token (up to </s>), one column per input token
+ * (characters, or words for word-level models), weights in percent; the
+ * last column sums the weight on padding. */
 static void print_attention(const tr_session *s, const char *text, const int32_t *src,
                             const int32_t *out, const float *attn)
 {
     const int Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
+    const tr_vocab *sv = &s->vocabs.src, *tv = &s->vocabs.tgt;
     int len = 0;
-    while (len < Tx && src[len] != s->vocabs.src.pad)
+    while (len < Tx && src[len] != sv->pad)
         len++;
-    printf("      ");
-    for (int t = 0; t < len; t++) {
-        char ch = t < (int)strlen(text) ? text[t] : '?';
-        printf(" %3c", ch == ' ' ? '_' : ch);
+    /* column labels: the input's own characters (case kept), or the words
+     * as the vocabulary knows them */
+    char label[64][32];
+    int width = 4;
+    for (int t = 0; t < len && t < 64; t++) {
+        if (sv->words)
+            snprintf(label[t], sizeof label[t], "%s", sv->tokens[src[t]]);
+        else
+            snprintf(label[t], sizeof label[t], "%c", t < (int)strlen(text) ? (text[t] == ' ' ? '_' : text[t]) : '?');
+        int w = (int)strlen(label[t]) + 1;
+        width = w > width ? w : width;
     }
-    printf("  pad\n");
+    int ocol = 6;
     for (int y = 0; y < Ty; y++) {
-        const char *tok = s->vocabs.tgt.tokens[out[y]];
-        printf("%5s ", tok);
+        int w = (int)strlen(tv->tokens[out[y]]) + 1;
+        ocol = w > ocol ? w : ocol;
+    }
+    printf("%*s", ocol, "");
+    for (int t = 0; t < len && t < 64; t++)
+        printf("%*s", width, label[t]);
+    printf("%*s\n", width, "pad");
+    for (int y = 0; y < Ty; y++) {
+        if (tv->words && (out[y] == tv->pad || out[y] == tv->eos))
+            break;
+        printf("%*s", ocol, tv->tokens[out[y]]);
         double pad = 0;
         for (int t = 0; t < Tx; t++) {
             double w = attn[(size_t)y * Tx + t];
-            if (t < len) printf(" %3.0f", 100 * w);
+            if (t < len && t < 64) printf("%*.0f", width, 100 * w);
             else pad += w;
         }
-        printf("  %3.0f\n", 100 * pad);
+        printf("%*.0f\n", width, 100 * pad);
     }
 }
 

@@ -117,8 +117,11 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     };
     tr_error perr = {0};
     if (P->create(&s->model, &s->reg, &info, &perr) || !s->model) {
-        st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' (%s): create failed: %s", P->name, s->plugin.path,
-                          perr.msg[0] ? perr.msg : "no reason given");
+        if (perr.status == TR_ERR_CONFIG) /* a bad option value: the config's fault, exit 2 */
+            st = tr_error_set(err, TR_ERR_CONFIG, "%s: plugin '%s': %s", cfg->plugin_where, P->name, perr.msg);
+        else
+            st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' (%s): create failed: %s", P->name, s->plugin.path,
+                              perr.msg[0] ? perr.msg : "no reason given");
         goto fail;
     }
     if (s->reg.n == 0) {
@@ -516,6 +519,7 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     memset(ev, 0, sizeof *ev);
     if (n <= 0)
         return TR_OK;
+    /* (ev is filled below; has_forced is set after the counts are summed) */
     /* this rank's contiguous part of the held-out set (the last data.test
      * pairs); BLEU on those among the first bleu_samples */
     const int R = s->comm.size, r = s->comm.rank;
@@ -548,6 +552,29 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     free(pred);
     free(hyp);
     free(ref);
+    /* teacher-forced token accuracy, when the plugin can score */
+    const tr_plugin *P = s->plugin.desc;
+    const int has_score = P->size >= offsetof(tr_plugin, score) + sizeof P->score && P->score;
+    long forced[2] = {0, 0};
+    if (!st && has_score) {
+        const int g = s->micro, nch = (hi - lo + g - 1) / g;
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int ch = 0; ch < nch; ch++) {
+            void *scr;
+            int32_t *sb, *tb;
+            thread_buffers(s, &scr, &sb, &tb);
+            int m = hi - lo - ch * g < g ? hi - lo - ch * g : g;
+            tr_batch b = {.size = sizeof b, .n = m, .src = s->pairs.src + (size_t)(first + (long)ch * g) * Tx,
+                          .tgt = s->pairs.tgt + (size_t)(first + (long)ch * g) * Ty};
+            long c = 0, t = 0;
+            tr_error e = {0};
+            P->score(s->model, s->params, scr, &b, &c, &t, &e);
+            #pragma omp atomic
+            forced[0] += c;
+            #pragma omp atomic
+            forced[1] += t;
+        }
+    }
     int fr = tr_comm_first_failure(&s->comm, st != TR_OK);
     if (fr >= 0) {
         s->report_rank = fr;
@@ -558,6 +585,9 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     counts[11] = bs.hyp_len;
     counts[12] = bs.ref_len;
     tr_comm_sum_long(&s->comm, counts, 3 + TR_BLEU_LONGS);
+    tr_comm_sum_long(&s->comm, forced, 2);
+    ev->has_forced = has_score && forced[1] > 0;
+    ev->forced_acc = ev->has_forced ? (double)forced[0] / forced[1] : 0.0;
     memcpy(bs.match, counts + 3, 4 * sizeof(long));
     memcpy(bs.total, counts + 7, 4 * sizeof(long));
     bs.hyp_len = counts[11];

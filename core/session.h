@@ -85,6 +85,8 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
 typedef struct tr_eval {
     double exact;      /* all target tokens right */
     double token_acc;  /* non-padding target tokens right (greedy) */
+    double forced_acc; /* the same with teacher forcing (plugins with score()) */
+    int has_forced;
     double bleu;       /* corpus BLEU-4 on the first train.bleu_samples held-out pairs */
     int has_bleu;      /* word_pairs with bleu_samples > 0 */
 } tr_eval;

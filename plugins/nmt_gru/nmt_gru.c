@@ -201,6 +201,37 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     return TR_OK;
 }
 
+/* Teacher-forced forward: counts the non-padding target tokens whose
+ * argmax is right (the token accuracy the tutorials report). */
+static tr_status score(const tr_model *m, const float *P, void *scratch, const tr_batch *batch, long *correct,
+                       long *total, tr_error *err)
+{
+    (void)err;
+    const int n = batch->n, Tx = m->Tx, Ty = m->Ty, H = m->H, Vt = m->Vt;
+    bufs b = layout(m, n, scratch);
+    encode(m, P, &b, batch);
+    for (int y = 0; y < Ty; y++)
+        for (int i = 0; i < n; i++)
+            b.tok_d[(size_t)y * n + i] = y ? batch->tgt[(size_t)i * Ty + y - 1] : m->bos;
+    lookup(b.gd, b.tok_d, P + m->dec_k, P + m->dec_b, Ty * n, 3 * H);
+    tr_gru_forward(b.hd, b.gd, b.hnd, b.gd, b.he + (size_t)(Tx - 1) * n * H, P + m->dec_r, P + m->dec_rb, Ty, n, H);
+    attend(m, P, &b, b.hd, n, Ty, b.energy, b.alpha, b.ctx, b.cat);
+    tr_dense_forward(b.logits, b.cat, P + m->out_k, P + m->out_b, Ty * n, 2 * H, Vt);
+    for (int y = 0; y < Ty; y++)
+        for (int i = 0; i < n; i++) {
+            int32_t t = batch->tgt[(size_t)i * Ty + y];
+            if (t == m->pad_t)
+                continue;
+            const float *l = b.logits + ((size_t)y * n + i) * Vt;
+            int best = 0;
+            for (int v = 1; v < Vt; v++)
+                if (l[v] > l[best]) best = v;
+            *correct += best == t;
+            *total += 1;
+        }
+    return TR_OK;
+}
+
 /* Greedy decoding: feed back the argmax; after </s>, padding. */
 static tr_status predict(const tr_model *m, const float *P, void *scratch, const tr_batch *batch, tr_prediction *out,
                          tr_error *err)
@@ -324,6 +355,7 @@ static const tr_plugin descriptor = {
     .scratch_bytes = scratch_bytes,
     .train = train,
     .predict = predict,
+    .score = score,
 };
 
 TR_PLUGIN_DEFINE(descriptor)

@@ -118,6 +118,13 @@ typedef struct tr_plugin {
     /* Greedy prediction (no teacher forcing). */
     tr_status (*predict)(const tr_model *m, const float *params, void *scratch,
                          const tr_batch *b, tr_prediction *out, tr_error *err);
+
+    /* Optional (may be NULL; appended in ABI 1.1): with teacher forcing,
+     * ADDS to *correct the non-padding target tokens whose argmax is right
+     * and to *total their number. */
+    tr_status (*score)(const tr_model *m, const float *params, void *scratch,
+                       const tr_batch *b, long *correct, long *total,
+                       tr_error *err);
 } tr_plugin;
 
 typedef const tr_plugin *(*tr_plugin_entry_fn)(void);
