@@ -5,6 +5,7 @@
  * double and rounded to float once per call, so the element loop is plain
  * float arithmetic in index order. Deterministic and single-threaded. */
 #include "optim.h"
+#include "fastmath.h"
 
 #include <math.h>
 
@@ -15,7 +16,7 @@ double tr_lr_decayed(double lr0, double decay, long iterations)
     return lr0 / (1.0 + decay * (double)iterations);
 }
 
-void tr_adam_update(float *p, float *m, float *v, const float *g, long n,
+TR_SIMD void tr_adam_update(float *p, float *m, float *v, const float *g, long n,
                     double lr, double beta1, double beta2, double eps, long t)
 {
     if (n <= 0)
@@ -38,7 +39,7 @@ void tr_adam_update(float *p, float *m, float *v, const float *g, long n,
     }
 }
 
-void tr_sgd_update(float *p, float *vel, const float *g, long n, double lr,
+TR_SIMD void tr_sgd_update(float *p, float *vel, const float *g, long n, double lr,
                    double momentum, int nesterov)
 {
     if (n <= 0)
