@@ -17,7 +17,8 @@ cmake --build build -j "$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTR_WERROR=ON -DTR_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 # Open MPI's own allocations outlive MPI_Finalize: suppressed by library
-# (tests/lsan.supp); a leak in our code is still reported. use_tls=0: LSan
+# and libgomp's thread pool (tests/lsan.supp); a leak in our code is still
+# reported. use_tls=0: LSan
 # (GCC 12) crashes walking the dynamic TLS of Open MPI's dlopen'ed components.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
     LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp:print_suppressions=0:use_tls=0" \
