@@ -50,3 +50,16 @@ grep -q "3 steps/epoch x 1 epochs" "$tmp/float.log" || fail "wanted 3 steps"
 grep -q "gradient reduction (float)" "$tmp/float.log" || fail "float run did not use the float reduction"
 "$ckpt_diff" "$tmp/exact3/checkpoint.h5" "$tmp/float/checkpoint.h5" 1e-5 || fail "float reference too far from the exact run"
 echo "ok: float reduction within 1e-5 (relative L2) of the exact one after 3 steps"
+
+# The NMT model too (word pairs, GRU, masked attention, BLEU evaluation).
+nmt=(configs/nmt.yaml data.train=640 data.test=64 train.epochs=1 train.bleu_samples=64 model.hidden_units=48)
+for layout in 1x1 1x2 2x1 4x1; do
+    launch/run.sh -n "${layout%x*}" -t "${layout#*x}" "${nmt[@]}" run.out="$tmp/nmt$layout" >"$tmp/nmt$layout.log" 2>&1 \
+        || { cat "$tmp/nmt$layout.log"; fail "nmt layout $layout did not run"; }
+done
+for layout in 1x2 2x1 4x1; do
+    h5diff -q "$tmp/nmt1x1/checkpoint.h5" "$tmp/nmt$layout/checkpoint.h5" /params /params \
+        || fail "nmt layout $layout differs from 1x1"
+done
+[ "$(grep '^eval' "$tmp/nmt1x1.log")" = "$(grep '^eval' "$tmp/nmt4x1.log")" ] || fail "nmt: evaluation differs across layouts"
+echo "ok: nmt 1x2, 2x1, 4x1 bitwise identical to 1x1, same evaluation"
