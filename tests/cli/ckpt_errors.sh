@@ -43,3 +43,18 @@ rc=0
 "$trainer" predict configs/time.yaml run.out="$tmp/plugin" "ten past six" 2>"$tmp/err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -q "checkpoint is for plugin 'nmt_gru'" "$tmp/err" || fail "predict: $(cat "$tmp/err")"
 echo "ok: predict refuses too"
+
+# A checkpoint write that fails (here the temp name is taken by a folder, as
+# a full disk would fail it) ends the run with one line and leaves the last
+# good checkpoint as it was.
+mkdir -p "$tmp/full"
+cp "$tmp/good/checkpoint.h5" "$tmp/full/checkpoint.h5"
+mkdir "$tmp/full/checkpoint.h5.tmp"
+sum=$(sha256sum <"$tmp/full/checkpoint.h5")
+rc=0
+"$trainer" "${args[@]}" train.epochs=2 run.out="$tmp/full" >/dev/null 2>"$tmp/err" || rc=$?
+[ "$rc" -ne 0 ] || fail "failed write: exit 0"
+grep -q "checkpoint.h5.tmp: cannot create checkpoint file" "$tmp/err" || { cat "$tmp/err"; fail "failed write: message"; }
+[ "$(sha256sum <"$tmp/full/checkpoint.h5")" = "$sum" ] || fail "failed write: the last good checkpoint changed"
+"$trainer" inspect "$tmp/full/checkpoint.h5" | grep -q "^step 2," || fail "failed write: last checkpoint unreadable"
+echo "ok: a failed write leaves the last good checkpoint: $(cat "$tmp/err")"
