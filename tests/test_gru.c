@@ -8,7 +8,7 @@
  * difference (L(x+h) - L(x-h)) / 2h for up to GC_SAMPLES entries of every
  * input and parameter tensor, as tests/test_layers.c. */
 #include "trainer/layers.h"
-#include "tr_test.h"
+#include "tr_check.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -16,104 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GC_TOL 1e-2    /* max relative error allowed */
-#define GC_H 1e-2f     /* finite-difference step */
-#define GC_H_SEQ 2e-2f /* for tensors that move many outputs (test_layers.c) */
-#define GC_SAMPLES 50  /* entries checked per tensor */
 #define REF_TOL 1e-4   /* float vs double reference, relative to the max */
-
-/* ---- small deterministic RNG (xorshift64*) */
-
-static uint64_t rng_state = 1;
-
-static void rng_seed(uint64_t s)
-{
-    rng_state = s * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-    if (!rng_state)
-        rng_state = 1;
-}
-
-static uint32_t rng_u32(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-static float rng_unif(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((rng_u32() >> 8) * (1.0 / 16777216.0));
-}
-
-static void fill(float *x, int n, float lo, float hi)
-{
-    for (int i = 0; i < n; i++)
-        x[i] = rng_unif(lo, hi);
-}
-
-static float *falloc(int n) /* zeroed */
-{
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
-    CU_ASSERT_FATAL(p != NULL);
-    return p;
-}
-
-static double *dalloc(int n) /* zeroed */
-{
-    double *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
-    CU_ASSERT_FATAL(p != NULL);
-    return p;
-}
-
-static float *frand(int n, float lo, float hi)
-{
-    float *p = falloc(n);
-    fill(p, n, lo, hi);
-    return p;
-}
-
-static float *fdup(const float *x, int n)
-{
-    float *p = falloc(n);
-    memcpy(p, x, (size_t)n * sizeof *p);
-    return p;
-}
-
-static double dotd(const float *a, const float *b, int n)
-{
-    double s = 0.0;
-    for (int i = 0; i < n; i++)
-        s += (double)a[i] * (double)b[i];
-    return s;
-}
-
-static double max_abs(const float *x, int n)
-{
-    double m = 0.0;
-    for (int i = 0; i < n; i++)
-        m = fabs(x[i]) > m ? fabs(x[i]) : m;
-    return m;
-}
-
-static int all_zero(const float *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (x[i] != 0.0f)
-            return 0;
-    return 1;
-}
-
-/* |b - 2a| small: backward called twice accumulated twice */
-static int is_double_of(const float *once, const float *twice, int n)
-{
-    for (int i = 0; i < n; i++) {
-        double want = 2.0 * once[i];
-        if (fabs(twice[i] - want) > 1e-5 * (1.0 + fabs(want)))
-            return 0;
-    }
-    return 1;
-}
 
 /* max |got - want| / max |want| (the float result against the double
  * reference), printed */
@@ -131,32 +34,7 @@ static double ref_err(const char *what, const float *got, const double *want,
     return e;
 }
 
-/* ---- the gradient checker (as tests/test_layers.c) */
-
-typedef double (*loss_fn)(void *ctx);
-
-static double grad_check_h(const char *what, loss_fn f, void *ctx, float *x,
-                           const float *g, int n, float h)
-{
-    double an[GC_SAMPLES], nu[GC_SAMPLES];
-    int m = n < GC_SAMPLES ? n : GC_SAMPLES;
-    for (int s = 0; s < m; s++) {
-        int i = n <= GC_SAMPLES ? s : (int)(rng_u32() % (uint32_t)n);
-        float x0 = x[i];
-        float xp = x0 + h, xm = x0 - h;
-        x[i] = xp;
-        double lp = f(ctx);
-        x[i] = xm;
-        double lm = f(ctx);
-        x[i] = x0;
-        nu[s] = (lp - lm) / ((double)xp - (double)xm);
-        an[s] = g[i];
-    }
-    f(ctx); /* leave the outputs and caches at the unperturbed point */
-    double e = tr_test_max_rel_err(an, nu, m);
-    printf("\n      %-38s max rel err %.2e (%d of %d)", what, e, m, n);
-    return e;
-}
+/* ---- the gradient checker (tr_check.h) */
 
 #define GRAD_OK(what, f, ctx, x, g, n, h)                                     \
     CU_ASSERT(grad_check_h((what), (f), (ctx), (x), (g), (n), (h)) < GC_TOL)
