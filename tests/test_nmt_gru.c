@@ -6,6 +6,7 @@
 #include <string.h>
 #include "session.h"
 #include "tr_test.h"
+#include "tr_model_check.h"
 
 static tr_session *open_small(const char *scorer)
 {
@@ -38,15 +39,6 @@ static tr_session *open_small(const char *scorer)
     return s;
 }
 
-static double loss_of(tr_session *s, float *grad, const tr_batch *b)
-{
-    double loss = 0;
-    tr_error err = {0};
-    memset(grad, 0, s->reg.total * sizeof *grad);
-    CU_ASSERT_EQUAL(s->plugin.desc->train(s->model, s->params, grad, s->scratch, b, &loss, &err), TR_OK);
-    return loss;
-}
-
 static void gradient(const char *scorer)
 {
     tr_session *s = open_small(scorer);
@@ -54,34 +46,11 @@ static void gradient(const char *scorer)
     for (size_t i = 0; i < s->reg.total; i++) /* larger than init: peaked attention */
         s->params[i] *= 3.0f;
     tr_batch b = {.size = sizeof b, .n = 3, .src = s->pairs.src, .tgt = s->pairs.tgt};
-    float *grad = malloc(s->reg.total * sizeof *grad), *tmp = malloc(s->reg.total * sizeof *tmp);
-    double l0 = loss_of(s, grad, &b);
-    CU_ASSERT(l0 > 0 && isfinite(l0));
-    int checked = 0, bad = 0;
+    int checked = 0;
     double worst = 0;
-    const double h = 1e-2;
-    for (int t = 0; t < s->reg.n; t++) {
-        const tr_tensor *tt = &s->reg.tensors[t];
-        size_t step = tt->count > 10 ? tt->count / 10 : 1;
-        for (size_t i = 0; i < tt->count; i += step) {
-            float *p = s->params + tt->offset + i;
-            float keep = *p;
-            *p = keep + (float)h;
-            double lp = loss_of(s, tmp, &b);
-            *p = keep - (float)h;
-            double lm = loss_of(s, tmp, &b);
-            *p = keep;
-            double num = (lp - lm) / (2 * h), ana = grad[tt->offset + i];
-            double e = fabs(num - ana) / (fabs(num) + fabs(ana) + 1e-2);
-            checked++;
-            bad += e > 2e-2;
-            if (e > worst) worst = e;
-        }
-    }
+    int bad = tr_model_gradcheck(s, &b, 10, &checked, &worst);
     printf("\n  %-10s %d entries, %d above 2e-2, worst %.2e", scorer, checked, bad, worst);
     CU_ASSERT(bad == 0);
-    free(grad);
-    free(tmp);
     tr_session_close(s);
 }
 

@@ -6,15 +6,7 @@
 #include "session.h"
 #include "tr_test.h"
 #include "tr_test_config.h"
-
-static double loss_of(tr_session *s, float *grad, const tr_batch *b)
-{
-    double loss = 0;
-    tr_error err = {0};
-    memset(grad, 0, s->reg.total * sizeof *grad);
-    CU_ASSERT_EQUAL(s->plugin.desc->train(s->model, s->params, grad, s->scratch, b, &loss, &err), TR_OK);
-    return loss;
-}
+#include "tr_model_check.h"
 
 static void check(const char *act)
 {
@@ -33,39 +25,13 @@ static void check(const char *act)
     for (size_t i = 0; i < s->reg.total; i++)
         s->params[i] *= 2.0f;
     tr_batch b = {.size = sizeof b, .n = 4, .src = s->pairs.src, .tgt = s->pairs.tgt};
-    float *grad = malloc(s->reg.total * sizeof *grad), *tmp = malloc(s->reg.total * sizeof *tmp);
-    double l0 = loss_of(s, grad, &b);
-    CU_ASSERT(l0 > 0 && isfinite(l0));
-    int checked = 0, bad = 0;
+    int checked = 0;
     double worst = 0;
-    const double h = 1e-2;
-    for (int t = 0; t < s->reg.n; t++) {
-        const tr_tensor *tt = &s->reg.tensors[t];
-        double tworst = 0;
-        size_t step = tt->count > 12 ? tt->count / 12 : 1;
-        for (size_t i = 0; i < tt->count; i += step) {
-            float *p = s->params + tt->offset + i;
-            float keep = *p;
-            *p = keep + (float)h;
-            double lp = loss_of(s, tmp, &b);
-            *p = keep - (float)h;
-            double lm = loss_of(s, tmp, &b);
-            *p = keep;
-            double num = (lp - lm) / (2 * h), ana = grad[tt->offset + i];
-            double e = fabs(num - ana) / (fabs(num) + fabs(ana) + 1e-2);
-            checked++;
-            if (e > 2e-2) bad++;
-            if (e > tworst) tworst = e;
-        }
-        printf("\n  %-32s worst rel err %.2e", tt->name, tworst);
-        if (tworst > worst) worst = tworst;
-    }
+    int bad = tr_model_gradcheck(s, &b, 12, &checked, &worst);
     printf("\n  %s: %d entries checked, %d above 2e-2 (relu kinks), worst %.2e\n", act, checked, bad, worst);
     /* ReLU in the attention energy has a kink that a finite difference can
      * straddle; allow a couple of such entries, not more. */
     CU_ASSERT(bad <= checked / 50);
-    free(grad);
-    free(tmp);
     tr_session_close(s);
 }
 

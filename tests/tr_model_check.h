@@ -1,0 +1,61 @@
+/* tests/tr_model_check.h - a whole model's train() gradient against central
+ * finite differences of its own loss, over `per_tensor` entries of every
+ * parameter tensor (shared by the model suites). */
+#ifndef TR_MODEL_CHECK_H
+#define TR_MODEL_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "session.h"
+#include "tr_test.h"
+
+static inline double tr_model_loss(tr_session *s, float *grad, const tr_batch *b)
+{
+    double loss = 0;
+    tr_error err = {0};
+    memset(grad, 0, s->reg.total * sizeof *grad);
+    CU_ASSERT_EQUAL(s->plugin.desc->train(s->model, s->params, grad, s->scratch, b, &loss, &err), TR_OK);
+    return loss;
+}
+
+/* Returns how many entries disagree by more than 2e-2 (relative, with a
+ * 1e-2 floor); *checked and *worst report the rest. Prints per tensor. */
+static inline int tr_model_gradcheck(tr_session *s, const tr_batch *b, int per_tensor, int *checked, double *worst)
+{
+    float *grad = malloc(s->reg.total * sizeof *grad), *tmp = malloc(s->reg.total * sizeof *tmp);
+    CU_ASSERT_FATAL(grad && tmp);
+    double l0 = tr_model_loss(s, grad, b);
+    CU_ASSERT(l0 > 0 && isfinite(l0));
+    int bad = 0;
+    const double h = 1e-2;
+    *checked = 0;
+    *worst = 0;
+    for (int t = 0; t < s->reg.n; t++) {
+        const tr_tensor *tt = &s->reg.tensors[t];
+        double tworst = 0;
+        size_t step = tt->count > (size_t)per_tensor ? tt->count / (size_t)per_tensor : 1;
+        for (size_t i = 0; i < tt->count; i += step) {
+            float *p = s->params + tt->offset + i;
+            float keep = *p;
+            *p = keep + (float)h;
+            double lp = tr_model_loss(s, tmp, b);
+            *p = keep - (float)h;
+            double lm = tr_model_loss(s, tmp, b);
+            *p = keep;
+            double num = (lp - lm) / (2 * h), ana = grad[tt->offset + i];
+            double e = fabs(num - ana) / (fabs(num) + fabs(ana) + 1e-2);
+            (*checked)++;
+            bad += e > 2e-2;
+            tworst = e > tworst ? e : tworst;
+        }
+        printf("\n  %-34s worst rel err %.2e", tt->name, tworst);
+        *worst = tworst > *worst ? tworst : *worst;
+    }
+    free(grad);
+    free(tmp);
+    return bad;
+}
+
+#endif
