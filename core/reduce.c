@@ -45,7 +45,7 @@ TR_SIMD void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
     }
 }
 
-TR_SIMD void tr_exact_quantize_sum(int64_t *acc, const float *shards, int nshards,
+TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
                            size_t stride, const tr_registry *reg,
                            const double *scales)
 {
@@ -61,13 +61,15 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, const float *shards, int nshard
         for (size_t i0 = 0; i0 < tt->count; i0 += BLK) {
             const size_t m = tt->count - i0 < BLK ? tt->count - i0 : BLK;
             int64_t *restrict a = acc + tt->offset + i0;
-            const float *restrict g = shards + tt->offset + i0;
+            float *restrict g = shards + tt->offset + i0;
             for (size_t i = 0; i < m; i++) /* truncation: one vector instruction */
                 a[i] = (int64_t)((double)g[i] * sc);
+            memset(g, 0, m * sizeof *g);
             for (int s = 1; s < nshards; s++) {
                 g = shards + (size_t)s * stride + tt->offset + i0;
                 for (size_t i = 0; i < m; i++)
                     a[i] += (int64_t)((double)g[i] * sc);
+                memset(g, 0, m * sizeof *g);
             }
         }
     }

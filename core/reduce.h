@@ -25,8 +25,10 @@ int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
 void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
                      int total_shards);
 
-/* acc[i] = sum_s round(shards[s][i] * scale(tensor of i)); acc has stride entries. */
-void tr_exact_quantize_sum(int64_t *acc, const float *shards, int nshards,
+/* acc[i] = sum_s trunc(shards[s][i] * scale(tensor of i)); acc has stride
+ * entries. Zeroes the shards' tensors as it reads them (while they are in
+ * cache), so they are ready to accumulate the next step. */
+void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
                            size_t stride, const tr_registry *reg,
                            const double *scales);
 

@@ -226,8 +226,10 @@ static tr_status reduce_float(tr_session *s, int nloc, int n, tr_error *err)
 {
     const size_t total = s->reg.total;
     memset(s->grad, 0, total * sizeof *s->grad);
-    for (int k = 0; k < nloc; k++)
+    for (int k = 0; k < nloc; k++) {
         tr_add_inplace(s->grad, s->shard_grads + (size_t)k * total, (long)total);
+        memset(s->shard_grads + (size_t)k * total, 0, total * sizeof(float));
+    }
     tr_comm_sum_float(&s->comm, s->grad, total);
     const float inv = 1.0f / (float)n;
     for (size_t i = 0; i < total; i++)
@@ -285,6 +287,8 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     const int R = s->comm.size, r = s->comm.rank;
     const int lo = (int)((long)r * nsh / R), hi = (int)((long)(r + 1) * nsh / R);
     memset(s->shard_loss, 0, (size_t)nsh * sizeof *s->shard_loss);
+    const int dirty = s->shards_dirty;
+    s->shards_dirty = 1; /* until a reduction has consumed (and zeroed) them */
     #pragma omp parallel for schedule(dynamic, 1)
     for (int sh = lo; sh < hi; sh++) {
         void *scr;
@@ -293,7 +297,8 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
         int m = n - sh * g < g ? n - sh * g : g;
         gather(src, tgt, &s->pairs, idx + (size_t)sh * g, m);
         float *gr = s->shard_grads + (size_t)(sh - lo) * total;
-        memset(gr, 0, total * sizeof *gr);
+        if (dirty) /* otherwise the last reduction left them zero */
+            memset(gr, 0, total * sizeof *gr);
         tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt};
         s->shard_err[sh].status = TR_OK;
         s->shard_err[sh].msg[0] = 0;
@@ -349,6 +354,8 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     }
     double t0 = now_s();
     tr_status st = s->cfg->exact_reduce ? reduce_exact(s, nsh, hi - lo, n, err) : reduce_float(s, hi - lo, n, err);
+    if (!st)
+        s->shards_dirty = 0;
     s->reduce_seconds += now_s() - t0;
     if (st)
         return st;

@@ -40,6 +40,7 @@ typedef struct tr_session {
     float *grad;               /* [reg.total] averaged gradient of the step */
     float *opt_m, *opt_v;      /* optimizer state (Adam m, v; SGD velocity in m) */
     float *shard_grads;        /* [shards this rank takes at most, reg.total] */
+    int shards_dirty;          /* shard_grads may hold values (a step failed half-way) */
     int64_t *acc;              /* [reg.total] fixed-point sums */
     float *maxabs;             /* [reg.n + 1]: max |g| per tensor, then the failure flag */
     double *scales;            /* [reg.n] */
