@@ -73,6 +73,10 @@ def plot(step, d, i, out):
     pred = [t for t in d["predicted_tokens"][i]]
     ref = [t for t in d["target_tokens"][i]]
     w = d["weights"][i].astype(np.float64)
+    # word-level models: rows after the end token are padding, not output
+    while len(pred) > 1 and pred[-1] == PAD:
+        pred.pop()
+    w = w[:len(pred)]
     n = src.index(PAD) if PAD in src else len(src)
     cols = [label(t) for t in src[:n]]
     if n < len(src):
@@ -80,7 +84,9 @@ def plot(step, d, i, out):
         cols.append(PAD)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.8 + 0.32 * len(cols)), 1.9 + 0.38 * len(pred)))
     im = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, fontsize=10)
+    words = any(len(c) > 1 for c in cols[:-1] if c != PAD)
+    fig.set_figwidth(max(6.0, 1.8 + (0.45 if words else 0.32) * len(cols)))
+    ax.set_xticks(range(len(cols)), cols, fontsize=10, rotation=90 if words else 0)
     ax.set_yticks(range(len(pred)), [label(t) for t in pred], fontsize=10)
     if cols[-1] == PAD:
         ax.get_xticklabels()[-1].set_rotation(90)
@@ -92,7 +98,7 @@ def plot(step, d, i, out):
     ax.set_ylabel("predicted output")
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="attention weight")
     title = "%r -> %r" % (joined(src[:n]), joined([t for t in pred if t != PAD]))
-    if pred != ref:
+    if [t for t in pred if t != PAD] != [t for t in ref if t != PAD]:
         title += "   (reference %r)" % joined([t for t in ref if t != PAD])
     ax.set_title("step %d, sample %d (dataset #%d)\n%s" % (step, i, d["sample_index"][i], title), fontsize=10)
     path = os.path.join(out, "attention_%08d_%d.png" % (step, i))
