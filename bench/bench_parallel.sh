@@ -19,7 +19,7 @@ run() { # run NAME RANKS THREADS [overrides...] -> "samples/s reduce_ms reduce_p
     local name=$1 n=$2 t=$3
     shift 3
     launch/run.sh -n "$n" -t "$t" "$CONFIG" train.epochs="$EPOCHS" data.test=0 train.log_every=100000 \
-        run.out="$out/$name" "$@" >"$out/$name.log" 2>&1 || { cat "$out/$name.log" >&2; exit 1; }
+        run.out="$out/$name" --fresh "$@" >"$out/$name.log" 2>&1 || { cat "$out/$name.log" >&2; exit 1; }
     sed -n 's/^train done: .*, \([0-9.]*\) samples\/s$/\1/p' "$out/$name.log" | tr '\n' ' '
     sed -n 's/^gradient reduction (.*): \([0-9.]*\) ms\/step, \([0-9.]*\)% of step time$/\1 \2/p' "$out/$name.log"
 }

@@ -526,7 +526,6 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     memset(ev, 0, sizeof *ev);
     if (n <= 0)
         return TR_OK;
-    /* (ev is filled below; has_forced is set after the counts are summed) */
     /* this rank's contiguous part of the held-out set (the last data.test
      * pairs); BLEU on those among the first bleu_samples */
     const int R = s->comm.size, r = s->comm.rank;
