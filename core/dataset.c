@@ -346,9 +346,9 @@ static tr_status build_vocab(tr_vocab *v, char **lines, const int32_t *idx, long
     v->unk = v->pad = v->bos = v->eos = -1;
     memset(v->ascii, 0xff, sizeof v->ascii);
     /* count words with a temporary table keyed like the final one */
-    int cap = 1024, used = 0;
+    int cap = 256, used = 0;
     word_count *wc = calloc((size_t)cap, sizeof *wc);
-    int nslots = 4096;
+    int nslots = 1024;
     int32_t *slots = malloc((size_t)nslots * sizeof *slots);
     if (!wc || !slots) {
         free(wc);
@@ -368,12 +368,33 @@ static tr_status build_vocab(tr_vocab *v, char **lines, const int32_t *idx, long
                 wc[slots[h]].count++;
                 continue;
             }
-            if (used == cap || used * 2 >= nslots) {
-                free(wc[0].word); /* keep it simple: vocabularies here are small */
-                for (int k = 1; k < used; k++) free(wc[k].word);
-                free(wc);
+            if (used == cap || (used + 1) * 2 > nslots) { /* grow both, rehash */
+                int ncap = 2 * cap, nns = 2 * nslots;
+                word_count *nwc = realloc(wc, (size_t)ncap * sizeof *wc);
+                int32_t *ns = malloc((size_t)nns * sizeof *ns);
+                if (nwc)
+                    wc = nwc;
+                if (!nwc || !ns) {
+                    free(ns);
+                    for (int k = 0; k < used; k++) free(wc[k].word);
+                    free(wc);
+                    free(slots);
+                    return tr_error_set(err, TR_ERR_NOMEM, "out of memory building the vocabulary");
+                }
+                memset(ns, 0xff, (size_t)nns * sizeof *ns);
+                for (int k = 0; k < used; k++) {
+                    uint64_t g = hash_word(wc[k].word, strlen(wc[k].word)) & (uint64_t)(nns - 1);
+                    while (ns[g] >= 0)
+                        g = (g + 1) & (uint64_t)(nns - 1);
+                    ns[g] = k;
+                }
                 free(slots);
-                return tr_error_set(err, TR_ERR_DATA, "vocabulary larger than %d words: not supported yet", cap);
+                slots = ns;
+                cap = ncap;
+                nslots = nns;
+                h = hash_word(w, len) & (uint64_t)(nslots - 1);
+                while (slots[h] >= 0)
+                    h = (h + 1) & (uint64_t)(nslots - 1);
             }
             wc[used].word = strdup(w);
             wc[used].count = 1;
