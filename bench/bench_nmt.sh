@@ -61,24 +61,9 @@ for l in $LAYOUTS; do
     esac
 done
 
-have_trainer=1
-if [ ! -x "$TRAINER" ]; then
-    echo "bench_nmt: trainer binary '$TRAINER' not found (build it first," \
-         "or set TRAINER=...); running the PyTorch side only" >&2
-    have_trainer=0
-elif [ ! -f "$CONFIG" ]; then
-    echo "bench_nmt: trainer config '$CONFIG' not found (the NMT model is not" \
-         "in this checkout yet?); running the PyTorch side only" >&2
-    have_trainer=0
-fi
-if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
-    echo "bench_nmt: '$PYTHON' cannot import torch (set PYTHON=...)" >&2
-    exit 1
-fi
-[ "$have_trainer" = 1 ] || LAYOUTS=
-
 BENCH_NAME=bench_nmt
 . bench/lib.sh
+[ "$have_trainer" = 1 ] || LAYOUTS=
 
 # make_wrapper PREFIX: writes $BENCH_OUT/rank_rss.sh, which launch/run.sh
 # starts (as TRAINER) instead of the trainer, once per rank: it runs the

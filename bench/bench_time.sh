@@ -33,21 +33,6 @@ TORCH_ARGS=${TORCH_ARGS:-}
 BENCH_OUT=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/bench_time.XXXXXX")}
 mkdir -p "$BENCH_OUT" || exit 1
 
-have_trainer=1
-if [ ! -x "$TRAINER" ]; then
-    echo "bench_time: trainer binary '$TRAINER' not found (build it first," \
-         "or set TRAINER=...); running the PyTorch side only" >&2
-    have_trainer=0
-elif [ ! -f "$CONFIG" ]; then
-    echo "bench_time: trainer config '$CONFIG' not found; running the" \
-         "PyTorch side only" >&2
-    have_trainer=0
-fi
-if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
-    echo "bench_time: '$PYTHON' cannot import torch (set PYTHON=...)" >&2
-    exit 1
-fi
-
 BENCH_NAME=bench_time
 . bench/lib.sh
 

@@ -1,6 +1,23 @@
 # bench/lib.sh - what the side-by-side benches share (POSIX sh, sourced after
-# BENCH_NAME, BENCH_OUT and PYTHON are set): peak-RSS measurement, and
-# reading the "train done: ... samples/s" lines.
+# BENCH_NAME, BENCH_OUT, TRAINER, CONFIG and PYTHON are set): which sides can
+# run, peak-RSS measurement, and reading the "train done: ... samples/s" lines.
+
+# have_trainer=1 when the trainer binary and config exist (else the bench
+# runs the PyTorch side only); PyTorch itself is required.
+have_trainer=1
+if [ ! -x "$TRAINER" ]; then
+    echo "$BENCH_NAME: trainer binary '$TRAINER' not found (build it first," \
+         "or set TRAINER=...); running the PyTorch side only" >&2
+    have_trainer=0
+elif [ ! -f "$CONFIG" ]; then
+    echo "$BENCH_NAME: trainer config '$CONFIG' not found; running the" \
+         "PyTorch side only" >&2
+    have_trainer=0
+fi
+if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+    echo "$BENCH_NAME: '$PYTHON' cannot import torch (set PYTHON=...)" >&2
+    exit 1
+fi
 
 # Peak RSS: /usr/bin/time, else a getrusage wrapper (RSS_TOOL=time|python
 # forces one, for testing the fallback).

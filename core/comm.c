@@ -66,24 +66,25 @@ void tr_comm_min_max_u64(const tr_comm *c, uint64_t *min, uint64_t *max)
     }
 }
 
-void tr_comm_sum_i64(const tr_comm *c, int64_t *x, size_t n)
+/* In-place SUM allreduce in buckets of at most TR_COMM_BUCKET values. */
+static void sum_bucketed(const tr_comm *c, void *x, size_t n, MPI_Datatype type, size_t elem)
 {
     if (!c->mpi || c->size < 2)
         return;
     for (size_t o = 0; o < n; o += TR_COMM_BUCKET) {
         size_t m = n - o < TR_COMM_BUCKET ? n - o : TR_COMM_BUCKET;
-        MPI_Allreduce(MPI_IN_PLACE, x + o, (int)m, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, (char *)x + o * elem, (int)m, type, MPI_SUM, MPI_COMM_WORLD);
     }
+}
+
+void tr_comm_sum_i64(const tr_comm *c, int64_t *x, size_t n)
+{
+    sum_bucketed(c, x, n, MPI_INT64_T, sizeof *x);
 }
 
 void tr_comm_sum_float(const tr_comm *c, float *x, size_t n)
 {
-    if (!c->mpi || c->size < 2)
-        return;
-    for (size_t o = 0; o < n; o += TR_COMM_BUCKET) {
-        size_t m = n - o < TR_COMM_BUCKET ? n - o : TR_COMM_BUCKET;
-        MPI_Allreduce(MPI_IN_PLACE, x + o, (int)m, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    }
+    sum_bucketed(c, x, n, MPI_FLOAT, sizeof *x);
 }
 
 int tr_comm_first_failure(const tr_comm *c, int failed)
