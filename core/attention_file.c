@@ -8,6 +8,12 @@
  *      target_tokens     str [M, Ty]
  *      predicted_tokens  str [M, Ty]
  *      sample_index      int64 [M]
+ *   or, for image data (data.kind idx_images):
+ *      image             uint8 [M, C, H, W]  (0..255, as in the dataset)
+ *      label, predicted  int32 [M]; label_name, predicted_name str [M]
+ *      sample_index      int64 [M]
+ *   and one float32 dataset [M, shape...] per map the plugin declares
+ *   (tr_plugin.maps), at its name, e.g. block1/channel (attr axes).
  *
  * Each evaluation adds (or, after a resume, replaces) its group in a copy of
  * the file, which is then renamed over it: readers never see a torn file. */
@@ -55,10 +61,21 @@ static int dataset(hid_t g, const char *name, hid_t file_type, hid_t mem_type, i
                    const void *data)
 {
     hid_t sp = H5Screate_simple(nd, dims, NULL);
-    hid_t ds = H5Dcreate2(g, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE); /* "block1/channel" makes group block1 */
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t ds = H5Dcreate2(g, name, file_type, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
     int r = ds < 0 || H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ? -1 : 0;
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
+    return r;
+}
+
+static int set_axes(hid_t g, const char *name, const char *axes)
+{
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    int r = d < 0 || attr_str(d, "axes", axes);
+    if (d >= 0) H5Dclose(d);
     return r;
 }
 
@@ -76,19 +93,23 @@ tr_status tr_attention_write(tr_session *s, const char *path,
     const int M = (int)(c->attention_samples < c->test_size ? c->attention_samples : c->test_size);
     if (M <= 0)
         return TR_OK;
-    const int Tx = (int)c->src_len, Ty = (int)c->tgt_len;
+    const int Tx = (int)c->src_len, Ty = (int)c->tgt_len, images = s->input_size > 0;
     const long first = s->pairs.n - c->test_size;
-    const int32_t *src = s->pairs.src + (size_t)first * Tx, *tgt = s->pairs.tgt + (size_t)first * Ty;
+    const int32_t *src = tr_session_src(s, first), *tgt = s->pairs.tgt + (size_t)first * Ty;
     int32_t *pred = malloc((size_t)M * Ty * sizeof *pred);
-    float *w = malloc((size_t)M * Ty * Tx * sizeof *w);
-    const char **st = malloc((size_t)M * Tx * sizeof *st), **tt = malloc((size_t)M * Ty * sizeof *tt),
+    float *w = malloc((size_t)M * (Ty * Tx > 0 ? Ty * Tx : 1) * sizeof *w);
+    float *maps[TR_MAX_MAPS] = {0};
+    int maps_ok = 1;
+    for (int k = 0; k < s->n_maps; k++)
+        maps_ok &= (maps[k] = malloc((size_t)M * tr_session_map_size(s, k) * sizeof(float))) != NULL;
+    const char **st = malloc((size_t)M * (Tx > 0 ? Tx : 1) * sizeof *st), **tt = malloc((size_t)M * Ty * sizeof *tt),
                **pt = malloc((size_t)M * Ty * sizeof *pt);
     long long *idx = malloc((size_t)M * sizeof *idx);
     tr_status r = TR_OK;
-    if (!pred || !w || !st || !tt || !pt || !idx)
+    if (!pred || !w || !st || !tt || !pt || !idx || !maps_ok)
         r = tr_error_set(err, TR_ERR_NOMEM, "out of memory writing %s", path);
     if (!r)
-        r = tr_session_predict(s, src, M, pred, w, err);
+        r = tr_session_predict_ex(s, src, tr_session_pixels(s, first), M, pred, images ? NULL : w, maps, err);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     hid_t f = -1;
@@ -107,7 +128,9 @@ tr_status tr_attention_write(tr_session *s, const char *path,
                 attr_str(f, "plugin", P->name);
                 attr_str(f, "plugin_version", P->version);
                 attr_str(f, "config", c->text);
-                attr_str(f, "axes", P->attention_axes ? P->attention_axes : "sample,target,source");
+                attr_str(f, "axes", images              ? "sample,channel,y,x" /* the images; maps carry their own */
+                                    : P->attention_axes ? P->attention_axes
+                                                        : "sample,target,source");
             }
         }
         if (f < 0)
@@ -120,7 +143,8 @@ tr_status tr_attention_write(tr_session *s, const char *path,
             H5Ldelete(f, gname, H5P_DEFAULT); /* the same step evaluated again after a resume */
         hid_t g = H5Gcreate2(f, gname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         long long step = s->step, epoch = s->step / tr_session_steps_per_epoch(s);
-        token_strings(st, src, (size_t)M * Tx, &s->vocabs.src);
+        if (!images)
+            token_strings(st, src, (size_t)M * Tx, &s->vocabs.src);
         token_strings(tt, tgt, (size_t)M * Ty, &s->vocabs.tgt);
         token_strings(pt, pred, (size_t)M * Ty, &s->vocabs.tgt);
         for (int i = 0; i < M; i++)
@@ -135,16 +159,30 @@ tr_status tr_attention_write(tr_session *s, const char *path,
         bad |= attr_num(g, "token_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ev->token_acc);
         if (ev->has_bleu)
             bad |= attr_num(g, "bleu", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ev->bleu);
-        bad |= dataset(g, "weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dw, w);
-        if (!bad) {
-            hid_t d = H5Dopen2(g, "weights", H5P_DEFAULT);
-            bad |= attr_str(d, "axes", s->plugin.desc->attention_axes ? s->plugin.desc->attention_axes
-                                                                        : "sample,target,source");
-            H5Dclose(d);
+        if (images) {
+            const tr_pairs *p = &s->pairs;
+            hsize_t dimg[4] = {(hsize_t)M, (hsize_t)p->channels, (hsize_t)p->height, (hsize_t)p->width};
+            bad |= dataset(g, "image", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 4, dimg, tr_session_pixels(s, first));
+            bad |= dataset(g, "label", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, di, tgt);
+            bad |= dataset(g, "predicted", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, di, pred);
+            bad |= dataset(g, "label_name", str, str, 1, di, tt);
+            bad |= dataset(g, "predicted_name", str, str, 1, di, pt);
+        } else {
+            bad |= dataset(g, "weights", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dw, w);
+            bad |= set_axes(g, "weights", s->plugin.desc->attention_axes ? s->plugin.desc->attention_axes
+                                                                           : "sample,target,source");
+            bad |= dataset(g, "source_tokens", str, str, 2, ds_, st);
+            bad |= dataset(g, "target_tokens", str, str, 2, dt, tt);
+            bad |= dataset(g, "predicted_tokens", str, str, 2, dt, pt);
         }
-        bad |= dataset(g, "source_tokens", str, str, 2, ds_, st);
-        bad |= dataset(g, "target_tokens", str, str, 2, dt, tt);
-        bad |= dataset(g, "predicted_tokens", str, str, 2, dt, pt);
+        for (int k = 0; k < s->n_maps && !bad; k++) {
+            const tr_map_spec *m = &s->map_specs[k];
+            hsize_t dm[TR_MAX_DIMS + 1] = {(hsize_t)M};
+            for (int d = 0; d < m->ndim; d++)
+                dm[d + 1] = (hsize_t)m->shape[d];
+            bad |= dataset(g, m->name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->ndim + 1, dm, maps[k]);
+            bad |= set_axes(g, m->name, m->axes ? m->axes : "sample");
+        }
         bad |= dataset(g, "sample_index", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, di, idx);
         bad |= attr_str(f, "latest", gname);
         H5Tclose(str);
@@ -156,5 +194,7 @@ tr_status tr_attention_write(tr_session *s, const char *path,
         }
     }
     free(pred); free(w); free(st); free(tt); free(pt); free(idx);
+    for (int k = 0; k < s->n_maps; k++)
+        free(maps[k]);
     return r;
 }

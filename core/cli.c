@@ -3,6 +3,7 @@
 #include "trainer/trainer.h"
 #include "blas_cpu.h"
 #include "comm.h"
+#include "png_input.h"
 #include "session.h"
 
 #include <ctype.h>
@@ -19,6 +20,7 @@
 static const char *usage =
     "usage: trainer CONFIG.yaml [--fresh] [section.key=value ...]  train, resuming from the run's checkpoint\n"
     "       trainer predict CONFIG.yaml [--attention] [section.key=value ...] TEXT|-\n"
+    "       trainer predict CONFIG.yaml [--attention] IMAGE.png|INDEX|-  (image models)\n"
     "       trainer plugins [CONFIG.yaml]                          list the plugins found\n"
     "       trainer inspect CHECKPOINT.h5                          what a checkpoint holds\n"
     "       trainer --version | --help\n";
@@ -143,7 +145,12 @@ static void print_eval(const tr_session *s, const tr_eval *ev, long epoch)
         snprintf(bleu + l, sizeof bleu - l, "  bleu-4 %.4f (%ld sentences)", ev->bleu,
                  c->bleu_samples < c->test_size ? c->bleu_samples : c->test_size);
     }
-    if (epoch >= 0)
+    if (s->input_size) { /* image classes: one label per sample */
+        char ep[32] = "";
+        if (epoch >= 0)
+            snprintf(ep, sizeof ep, "epoch %ld  ", epoch);
+        printf("eval: %stest accuracy %.4f  on %ld held-out images\n", ep, ev->exact, c->test_size);
+    } else if (epoch >= 0)
         printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f%s  on %ld held-out\n", epoch, ev->exact,
                ev->token_acc, bleu, c->test_size);
     else
@@ -194,9 +201,13 @@ static int train_session(tr_session *s, int fresh)
             nparams += s->reg.tensors[i].count;
         int shards = s->max_shards, R = s->comm.size;
         printf("model: %s %s (%s), %zu parameters in %d tensors\n", P->name, P->version, s->plugin.path, nparams, s->reg.n);
-        printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld, vocabularies %d / %d\n",
-               c->train_size, c->test_size, c->data_kind == TR_DATA_WORD_PAIRS ? c->source : c->pairs, c->src_len,
-               c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
+        if (s->input_size)
+            printf("data: %ld train / %ld held-out images (%dx%dx%d) from %s, %d classes\n", c->train_size,
+                   c->test_size, s->pairs.channels, s->pairs.height, s->pairs.width, c->data_dir, s->vocabs.tgt.n);
+        else
+            printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld, vocabularies %d / %d\n",
+                   c->train_size, c->test_size, c->data_kind == TR_DATA_WORD_PAIRS ? c->source : c->pairs, c->src_len,
+                   c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
         printf("layout: %d rank%s x %d thread%s; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", R,
                R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, spe, c->epochs);
         long most = (long)((shards + R - 1) / R) * s->micro;
@@ -379,6 +390,74 @@ static void print_attention(const tr_session *s, const char *text, const int32_t
     }
 }
 
+/* An image model's maps for one sample: channel weights as their five
+ * largest, spatial maps as a grid of shades. */
+static void print_maps(const tr_session *s, float *const *maps)
+{
+    static const char shades[] = " .:-=+*#%@";
+    for (int k = 0; k < s->n_maps; k++) {
+        const tr_map_spec *m = &s->map_specs[k];
+        const float *v = maps[k];
+        if (m->ndim == 1) {
+            int top[5] = {-1, -1, -1, -1, -1}, nt = m->shape[0] < 5 ? m->shape[0] : 5;
+            for (int j = 0; j < nt; j++)
+                for (int i = 0; i < m->shape[0]; i++) {
+                    int used = 0;
+                    for (int q = 0; q < j; q++) used |= top[q] == i;
+                    if (!used && (top[j] < 0 || v[i] > v[top[j]])) top[j] = i;
+                }
+            printf("%s [%d]: largest", m->name, m->shape[0]);
+            for (int j = 0; j < nt; j++)
+                printf(" %d:%.2f", top[j], v[top[j]]);
+            printf("\n");
+        } else if (m->ndim == 2) {
+            float lo = v[0], hi = v[0];
+            size_t n = (size_t)m->shape[0] * m->shape[1];
+            for (size_t i = 0; i < n; i++) { lo = v[i] < lo ? v[i] : lo; hi = v[i] > hi ? v[i] : hi; }
+            printf("%s [%dx%d]: %.2f (' ') .. %.2f ('@')\n", m->name, m->shape[0], m->shape[1], lo, hi);
+            for (int y = 0; y < m->shape[0]; y++) {
+                printf("  ");
+                for (int x = 0; x < m->shape[1]; x++) {
+                    float t = hi > lo ? (v[(size_t)y * m->shape[1] + x] - lo) / (hi - lo) : 0.0f;
+                    putchar(shades[(int)(t * 9.0f + 0.5f)]);
+                }
+                printf("\n");
+            }
+        }
+    }
+}
+
+/* `predict` for image models: each input is a PNG file of the model's size
+ * or the index of a held-out image (0 .. data.test-1). */
+static int predict_image(tr_session *s, const char *what, int attention, uint8_t *px, float **maps, tr_error *err)
+{
+    const tr_pairs *p = &s->pairs;
+    const long first = p->n - s->cfg->test_size;
+    char *end = NULL;
+    long idx = strtol(what, &end, 10);
+    int is_index = *what && end && !*end;
+    if (is_index) {
+        if (idx < 0 || idx >= s->cfg->test_size)
+            return tr_error_set(err, TR_ERR_CONFIG, "image index %ld: the held-out set has %ld images (data.test)", idx,
+                                s->cfg->test_size), fail(err);
+        memcpy(px, tr_session_pixels(s, first + idx), s->input_size);
+    } else if (tr_png_read_gray(px, what, p->height, p->width, err)) {
+        return fail(err);
+    }
+    int32_t cls = 0;
+    if (tr_session_predict_ex(s, NULL, px, 1, &cls, NULL, attention ? maps : NULL, err))
+        return fail(err);
+    const tr_vocab *tv = &s->vocabs.tgt;
+    if (is_index) {
+        int32_t label = p->tgt[first + idx];
+        printf("%s (label: %s)\n", tv->tokens[cls], tv->tokens[label]);
+    } else
+        printf("%s\n", tv->tokens[cls]);
+    if (attention)
+        print_maps(s, maps);
+    return 0;
+}
+
 static int cmd_predict(int argc, char **argv)
 {
     if (argc < 1)
@@ -417,7 +496,30 @@ static int cmd_predict(int argc, char **argv)
     free(ck);
     const int Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
     int rc = 0;
-    if (strcmp(text, "-") != 0) {
+    if (s->input_size) {
+        uint8_t *px = malloc(s->input_size);
+        float *maps[TR_MAX_MAPS] = {0};
+        for (int k = 0; k < s->n_maps; k++)
+            if (!(maps[k] = malloc(tr_session_map_size(s, k) * sizeof(float)))) px = (free(px), NULL);
+        if (!px) rc = 1;
+        else if (strcmp(text, "-") != 0)
+            rc = predict_image(s, text, attention, px, maps, &err);
+        else {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t len;
+            while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
+                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                    line[--len] = 0;
+                if (len > 0)
+                    rc = predict_image(s, line, attention, px, maps, &err);
+            }
+            free(line);
+        }
+        free(px);
+        for (int k = 0; k < s->n_maps; k++)
+            free(maps[k]);
+    } else if (strcmp(text, "-") != 0) {
         int32_t *src = malloc((size_t)Tx * sizeof *src), *out = malloc((size_t)Ty * sizeof *out);
         float *attn = malloc((size_t)Tx * Ty * sizeof *attn);
         char buf[4096];
@@ -462,13 +564,19 @@ static int cmd_predict(int argc, char **argv)
     return rc;
 }
 
-static void list_one(void *ctx, const char *path, const tr_plugin *d, const tr_error *e)
+static void list_one(void *ctx, const char *path, const tr_plugin *d, const char *scorers, const tr_error *e)
 {
     int *count = ctx;
     if (d) {
         printf("%-16s %-8s ABI %-3d %s\n", d->name, d->version, d->abi_version, path);
         if (d->description && *d->description)
             printf("%-16s %s\n", "", d->description);
+        if (scorers)
+            printf("%-16s attention scorers: %s\n", "", scorers);
+        (*count)++;
+    } else if (!e) { /* a library of attention scorers only */
+        printf("%-16s %-8s ABI %-3d %s\n", "(scorers)", "-", TR_ABI_VERSION, path);
+        printf("%-16s attention scorers: %s\n", "", scorers ? scorers : "");
         (*count)++;
     } else {
         printf("%-16s %s\n", "(not loadable)", e->msg);

@@ -43,7 +43,7 @@ typedef struct key_def {
 } key_def;
 
 /* key_def.required: 0 optional, 1 always, or only for one data.kind */
-enum { REQ_CHAR = 2, REQ_WORD = 3 };
+enum { REQ_CHAR = 2, REQ_WORD = 3, REQ_SEQ = 4 /* char or word pairs */ };
 
 #define F(x) offsetof(tr_config, x)
 #define W(x) ((long)offsetof(tr_config, x))
@@ -53,17 +53,19 @@ static const key_def key_defs[] = {
     {SEC_RUN, "seed", K_INT, F(seed), -1, 0, R_NONE, 0, NULL},
 
     {SEC_MODEL, "plugin", K_STR, F(plugin), W(plugin_where), 1, R_NONE, 0, NULL},
+    {SEC_MODEL, "scorer_plugins", K_STR, F(scorer_plugins), W(scorer_plugins_where), 0, R_NONE, 0, NULL},
 
-    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs"},
+    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs|idx_images"},
     {SEC_DATA, "pairs", K_STR, F(pairs), W(pairs_where), REQ_CHAR, R_NONE, 0, NULL},
     {SEC_DATA, "vocabs", K_STR, F(vocabs), W(vocabs_where), REQ_CHAR, R_NONE, 0, NULL},
     {SEC_DATA, "source", K_STR, F(source), W(source_where), REQ_WORD, R_NONE, 0, NULL},
     {SEC_DATA, "target", K_STR, F(target), W(target_where), REQ_WORD, R_NONE, 0, NULL},
+    {SEC_DATA, "dir", K_STR, F(data_dir), W(data_dir_where), 0, R_NONE, 0, NULL},
     {SEC_DATA, "split_seed", K_INT, F(split_seed), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "train", K_INT, F(train_size), -1, 1, R_POS, 1, NULL},
     {SEC_DATA, "test", K_INT, F(test_size), -1, 0, R_NONNEG, 1, NULL},
-    {SEC_DATA, "src_len", K_INT, F(src_len), -1, 1, R_POS, 1, NULL},
-    {SEC_DATA, "tgt_len", K_INT, F(tgt_len), -1, 1, R_POS, 1, NULL},
+    {SEC_DATA, "src_len", K_INT, F(src_len), -1, REQ_SEQ, R_POS, 1, NULL},
+    {SEC_DATA, "tgt_len", K_INT, F(tgt_len), -1, REQ_SEQ, R_POS, 1, NULL},
     {SEC_DATA, "lowercase", K_BOOL, F(lowercase), -1, 0, R_NONE, 0, NULL},
 
     {SEC_TRAIN, "epochs", K_INT, F(epochs), -1, 0, R_NONNEG, 0, NULL},
@@ -988,7 +990,8 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
     for (int i = 0; i < N_KEYS; i++) {
         const key_def *d = &key_defs[i];
         int needed = d->required == 1 || (d->required == REQ_CHAR && c->data_kind == TR_DATA_CHAR_PAIRS) ||
-                     (d->required == REQ_WORD && c->data_kind == TR_DATA_WORD_PAIRS);
+                     (d->required == REQ_WORD && c->data_kind == TR_DATA_WORD_PAIRS) ||
+                     (d->required == REQ_SEQ && c->data_kind != TR_DATA_IDX_IMAGES);
         if (!needed || L->given[i])
             continue;
         char where[1200];
@@ -998,6 +1001,13 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
         return tr_error_set(L->err, TR_ERR_CONFIG,
                             "%s: missing required key '%s.%s'", where,
                             section_names[d->section], d->name);
+    }
+    if (c->data_kind == TR_DATA_IDX_IMAGES) {
+        /* images in, one class label out */
+        c->src_len = 0;
+        c->tgt_len = 1;
+        if (!c->data_dir && !(c->data_dir = strdup("/usr/share/datasets/fashion-mnist")))
+            return nomem(L->err);
     }
     if (!c->run_name && !(c->run_name = default_run_name(c->path)))
         return nomem(L->err);
@@ -1112,6 +1122,8 @@ void tr_config_free(tr_config *c)
     free(c->run_out);
     free(c->plugin);
     free(c->plugin_where);
+    free(c->scorer_plugins);
+    free(c->scorer_plugins_where);
     for (int i = 0; i < c->n_model_opts; i++) {
         free(c->model_opts[i].key);
         free(c->model_opts[i].value);
@@ -1126,6 +1138,8 @@ void tr_config_free(tr_config *c)
     free(c->target);
     free(c->source_where);
     free(c->target_where);
+    free(c->data_dir);
+    free(c->data_dir_where);
     free(c);
 }
 
@@ -1188,7 +1202,7 @@ tr_status tr_config_bind_options(const tr_config *cfg,
             found = specs[i].name && !strcmp(specs[i].name, kv->key);
         if (found)
             continue;
-        const char **names = malloc(((size_t)n_specs + 1) * sizeof *names);
+        const char **names = malloc(((size_t)n_specs + 2) * sizeof *names);
         if (!names)
             return nomem(err);
         int m = 0;
@@ -1199,11 +1213,12 @@ tr_status tr_config_bind_options(const tr_config *cfg,
         if (tr_did_you_mean(kv->key, names, m)) {
             suggest(hint, sizeof hint, kv->key, names, m, NULL);
         } else {
-            /* plugin is a valid model key too */
-            memmove(names + 1, names, (size_t)m * sizeof *names);
+            /* plugin and scorer_plugins are valid model keys too */
+            memmove(names + 2, names, (size_t)m * sizeof *names);
             names[0] = "plugin";
+            names[1] = "scorer_plugins";
             snprintf(label, sizeof label, "valid keys for plugin '%s'", plugin);
-            suggest(hint, sizeof hint, kv->key, names, m + 1, label);
+            suggest(hint, sizeof hint, kv->key, names, m + 2, label);
         }
         free(names);
         return tr_error_set(err, TR_ERR_CONFIG, "%s: unknown key %s in 'model'%s",

@@ -18,7 +18,7 @@ typedef struct tr_config_kv {
 } tr_config_kv;
 
 typedef enum tr_optim_kind { TR_OPTIM_ADAM = 0, TR_OPTIM_SGD = 1 } tr_optim_kind;
-typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1 } tr_data_kind;
+typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2 } tr_data_kind;
 
 typedef struct tr_config {
     char *path;        /* the config file as given */
@@ -34,9 +34,15 @@ typedef struct tr_config {
     tr_config_kv *model_opts;
     int n_model_opts;
     char *plugin_where; /* where model.plugin was given, for errors */
+    char *scorer_plugins; /* model.scorer_plugins (optional): libraries (names or paths, separated by
+                             commas or blanks) loaded for the attention scorers they export */
+    char *scorer_plugins_where;
 
     /* data: */
-    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs */
+    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs | idx_images */
+    char *data_dir;    /* data.dir (idx_images): the gzipped IDX files' folder;
+                          default /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) */
+    char *data_dir_where;
     char *pairs;       /* data.pairs (char_pairs, required): JSON list of [input, output] */
     char *vocabs;      /* data.vocabs (char_pairs, required): JSON [source vocab, target vocab] */
     char *source;      /* data.source (word_pairs, required): one sentence per line */
@@ -47,8 +53,8 @@ typedef struct tr_config {
     char *vocabs_where;
     long train_size;   /* data.train: first N pairs train (required, > 0) */
     long test_size;    /* data.test: last M pairs held out (default 0) */
-    long src_len;      /* data.src_len (required, > 0): Tx */
-    long tgt_len;      /* data.tgt_len (required, > 0): Ty */
+    long src_len;      /* data.src_len (required for pairs, > 0): Tx; idx_images: 0 */
+    long tgt_len;      /* data.tgt_len (required for pairs, > 0): Ty; idx_images: 1 (the label) */
     int lowercase;     /* data.lowercase; default true */
 
     /* train: */

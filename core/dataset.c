@@ -260,6 +260,7 @@ void tr_pairs_free(tr_pairs *p)
 {
     free(p->src);
     free(p->tgt);
+    free(p->pixels);
     memset(p, 0, sizeof *p);
 }
 
@@ -542,6 +543,8 @@ tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
                        int with_pairs, tr_error *err)
 {
     memset(p, 0, sizeof *p);
+    if (cfg->data_kind == TR_DATA_IDX_IMAGES)
+        return tr_images_load(v, p, cfg, with_pairs, err);
     if (cfg->data_kind == TR_DATA_WORD_PAIRS)
         return word_pairs_load(v, p, cfg, err);
     tr_status st = char_vocabs_load(v, cfg, err);

@@ -14,7 +14,12 @@
  * Vocabularies come from the training split (by frequency, then
  * alphabetically): source <pad>=0 <unk>=1; target <pad>=0 <s>=1 </s>=2
  * <unk>=3. Sources are truncated/padded to src_len; targets are the words
- * then </s>, truncated/padded to tgt_len. */
+ * then </s>, truncated/padded to tgt_len.
+ *
+ * data.kind idx_images (images.c): gzipped IDX files in data.dir
+ * (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*); the
+ * first data.train training images, then the first data.test t10k images
+ * as the held-out part. The target vocabulary is the class names. */
 #ifndef TR_DATASET_H
 #define TR_DATASET_H
 
@@ -41,6 +46,9 @@ typedef struct tr_pairs {
     int src_len, tgt_len;
     int32_t *src;     /* [n, src_len] */
     int32_t *tgt;     /* [n, tgt_len] */
+    /* idx_images: the images (src_len 0, src NULL; tgt [n, 1] the labels) */
+    int channels, height, width;
+    uint8_t *pixels;  /* [n, channels * height * width], 0..255 */
 } tr_pairs;
 
 /* The vocabularies and (with_pairs, or always for word_pairs, whose
@@ -48,6 +56,11 @@ typedef struct tr_pairs {
 tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
                        int with_pairs, tr_error *err);
 void tr_vocabs_free(tr_vocabs *v);
+tr_status tr_images_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
+                         int with_images, tr_error *err);
+/* Class names for `classes` labels (Fashion-MNIST's, else the numbers). */
+tr_status tr_images_vocab(tr_vocab *v, int classes, const tr_config *cfg,
+                          tr_error *err);
 void tr_pairs_free(tr_pairs *p);
 
 /* Encodes one input as the trainer does for training: out[src_len]. */

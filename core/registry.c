@@ -57,6 +57,22 @@ tr_status tr_param_add(tr_registry *r, const char *name, int ndim,
     return TR_OK;
 }
 
+tr_status tr_param_add_running(tr_registry *r, const char *name, int ndim,
+                               const int *shape, tr_init init, float momentum,
+                               size_t *offset, tr_error *err)
+{
+    if (!(momentum > 0.0f && momentum <= 1.0f))
+        return tr_error_set(err, TR_ERR_MODEL, "running statistic '%s': momentum %g is not in (0, 1]",
+                            name ? name : "(null)", (double)momentum);
+    tr_status st = tr_param_add(r, name, ndim, shape, init, offset, err);
+    if (st)
+        return st;
+    r->tensors[r->n - 1].running = 1;
+    r->tensors[r->n - 1].momentum = momentum;
+    r->n_running++;
+    return TR_OK;
+}
+
 void tr_registry_free(tr_registry *r)
 {
     free(r->tensors);

@@ -11,6 +11,8 @@ typedef struct tr_tensor {
     size_t offset; /* in floats, aligned to TR_PARAM_ALIGN */
     size_t count;  /* product of shape */
     tr_init init;
+    int running;    /* a running statistic (tr_param_add_running), not trained */
+    float momentum; /* its update rate */
 } tr_tensor;
 
 /* Tensors start on 16-float (64-byte) boundaries so kernels can vectorise. */
@@ -20,6 +22,7 @@ struct tr_registry {
     tr_tensor *tensors;
     int n, cap;
     size_t total; /* floats in the buffer, padding included */
+    int n_running; /* tensors that are running statistics */
 };
 
 void tr_registry_free(tr_registry *r);

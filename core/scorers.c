@@ -243,6 +243,16 @@ tr_status tr_scorer_register(const tr_scorer *s, tr_error *err)
     return TR_OK;
 }
 
+void tr_scorer_unregister(const tr_scorer *s)
+{
+    for (int i = 0; i < n_added; i++)
+        if (added[i] == s) {
+            memmove(added + i, added + i + 1, (size_t)(n_added - i - 1) * sizeof *added);
+            n_added--;
+            return;
+        }
+}
+
 int tr_scorer_names(const char **names, int max)
 {
     int n = 0;

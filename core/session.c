@@ -73,12 +73,17 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     tr_status st;
     char *cdir = dir_of(cfg->path);
     st = tr_plugin_open(&s->plugin, cfg->plugin, cdir, err);
+    const char *pwhere = cfg->plugin_where;
+    if (!st && cfg->scorer_plugins) { /* libraries of attention scorers, before create() */
+        pwhere = cfg->scorer_plugins_where;
+        st = tr_plugin_open_scorers(&s->plugin, cfg->scorer_plugins, cdir, err);
+    }
     free(cdir);
     if (st) {
         /* Say where in the config the plugin was named. */
         char msg[TR_ERROR_MAX];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        tr_error_set(err, st, "%s: %s", cfg->plugin_where, msg);
+        tr_error_set(err, st, "%s: %s", pwhere, msg);
         goto fail;
     }
     const tr_plugin *P = s->plugin.desc;
@@ -114,6 +119,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         .src_pad = s->vocabs.src.pad, .tgt_pad = s->vocabs.tgt.pad,
         .max_batch = s->micro, .options = s->options,
         .tgt_bos = s->vocabs.tgt.bos, .tgt_eos = s->vocabs.tgt.eos,
+        .in_channels = s->pairs.channels, .in_height = s->pairs.height, .in_width = s->pairs.width,
     };
     tr_error perr = {0};
     if (P->create(&s->model, &s->reg, &info, &perr) || !s->model) {
@@ -128,10 +134,31 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' registered no parameters", P->name);
         goto fail;
     }
+    if (P->size >= offsetof(tr_plugin, maps) + sizeof P->maps && P->maps) {
+        s->n_maps = P->maps(s->model, s->map_specs, TR_MAX_MAPS);
+        if (s->n_maps < 0 || s->n_maps > TR_MAX_MAPS) {
+            st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s' declares %d attention maps (0..%d allowed)", P->name,
+                              s->n_maps, TR_MAX_MAPS);
+            goto fail;
+        }
+        for (int i = 0; i < s->n_maps; i++) {
+            const tr_map_spec *m = &s->map_specs[i];
+            int ok = m->name && m->name[0] && m->ndim >= 1 && m->ndim < TR_MAX_DIMS;
+            for (int d = 0; ok && d < m->ndim; d++)
+                ok = m->shape[d] > 0;
+            if (!ok) {
+                st = tr_error_set(err, TR_ERR_MODEL, "plugin '%s': attention map %d has no name or a bad shape",
+                                  P->name, i);
+                goto fail;
+            }
+        }
+    }
     size_t total = s->reg.total;
     s->plugin_scratch = (P->scratch_bytes(s->model, s->micro) + 63) / 64 * 64;
     size_t tok = (size_t)s->micro * (size_t)(cfg->src_len + cfg->tgt_len) * sizeof(int32_t);
-    s->scratch_stride = s->plugin_scratch + (tok + 63) / 64 * 64;
+    s->input_size = (size_t)s->pairs.channels * s->pairs.height * s->pairs.width;
+    size_t img = (size_t)s->micro * s->input_size * sizeof(float);
+    s->scratch_stride = s->plugin_scratch + (tok + 63) / 64 * 64 + (img + 63) / 64 * 64;
     s->params = xalloc(total * sizeof(float));
     s->grad = xalloc(total * sizeof(float));
     s->opt_m = xalloc(total * sizeof(float));
@@ -182,22 +209,36 @@ long tr_session_steps_per_epoch(const tr_session *s)
     return (s->cfg->train_size + s->cfg->batch - 1) / s->cfg->batch;
 }
 
-/* Per-thread scratch: the plugin's part, then the shard's token ids. */
+/* Per-thread scratch: the plugin's part, then the shard's token ids, then
+ * its images as floats. */
 static void thread_buffers(const tr_session *s, void **plugin, int32_t **src,
-                           int32_t **tgt)
+                           int32_t **tgt, float **input)
 {
     unsigned char *base = s->scratch + (size_t)omp_get_thread_num() * s->scratch_stride;
+    size_t tok = (size_t)s->micro * (size_t)(s->cfg->src_len + s->cfg->tgt_len) * sizeof(int32_t);
     *plugin = base;
     *src = (int32_t *)(base + s->plugin_scratch);
     *tgt = *src + (size_t)s->micro * s->cfg->src_len;
+    *input = (float *)(base + s->plugin_scratch + (tok + 63) / 64 * 64);
 }
 
-static void gather(int32_t *src, int32_t *tgt, const tr_pairs *p,
+/* Pixels 0..255 as floats in [0, 1]. */
+static void pixels_to_float(float *out, const uint8_t *px, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)px[i] * (1.0f / 255.0f);
+}
+
+static void gather(int32_t *src, int32_t *tgt, float *input, const tr_pairs *p,
                    const int32_t *idx, int n)
 {
+    const size_t px = (size_t)p->channels * p->height * p->width;
     for (int j = 0; j < n; j++) {
-        memcpy(src + (size_t)j * p->src_len, p->src + (size_t)idx[j] * p->src_len, (size_t)p->src_len * sizeof *src);
+        if (p->src_len)
+            memcpy(src + (size_t)j * p->src_len, p->src + (size_t)idx[j] * p->src_len, (size_t)p->src_len * sizeof *src);
         memcpy(tgt + (size_t)j * p->tgt_len, p->tgt + (size_t)idx[j] * p->tgt_len, (size_t)p->tgt_len * sizeof *tgt);
+        if (px)
+            pixels_to_float(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, px);
     }
 }
 
@@ -276,6 +317,25 @@ static void apply_update(tr_session *s)
     }
 }
 
+/* Running statistics (tr_param_add_running): their slot of the averaged
+ * gradient holds the step's sample-weighted mean statistic. Move the value
+ * towards it, then zero the slot, so the norm, clipping and the optimizer
+ * (which leaves a value with zero gradient and zero moments unchanged)
+ * pass over it. */
+static void update_running(tr_session *s)
+{
+    for (int t = 0; t < s->reg.n && s->reg.n_running; t++) {
+        const tr_tensor *T = &s->reg.tensors[t];
+        if (!T->running)
+            continue;
+        float *p = s->params + T->offset, *g = s->grad + T->offset;
+        for (size_t i = 0; i < T->count; i++) {
+            p[i] += T->momentum * (g[i] - p[i]);
+            g[i] = 0.0f;
+        }
+    }
+}
+
 /* One optimizer step over the global batch idx[0..n), every rank together. */
 static tr_status train_step(tr_session *s, const int32_t *idx, int n,
                             double *loss_sum, tr_error *err)
@@ -293,13 +353,14 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     for (int sh = lo; sh < hi; sh++) {
         void *scr;
         int32_t *src, *tgt;
-        thread_buffers(s, &scr, &src, &tgt);
+        float *input;
+        thread_buffers(s, &scr, &src, &tgt, &input);
         int m = n - sh * g < g ? n - sh * g : g;
-        gather(src, tgt, &s->pairs, idx + (size_t)sh * g, m);
+        gather(src, tgt, input, &s->pairs, idx + (size_t)sh * g, m);
         float *gr = s->shard_grads + (size_t)(sh - lo) * total;
         if (dirty) /* otherwise the last reduction left them zero */
             memset(gr, 0, total * sizeof *gr);
-        tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt};
+        tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt, .input = s->input_size ? input : NULL};
         s->shard_err[sh].status = TR_OK;
         s->shard_err[sh].msg[0] = 0;
         if (P->train(s->model, s->params, gr, scr, &b, &s->shard_loss[sh], &s->shard_err[sh]) != TR_OK &&
@@ -360,6 +421,7 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     if (st)
         return st;
 
+    update_running(s);
     apply_update(s);
     s->step++;
     *loss_sum = loss;
@@ -480,21 +542,44 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
 tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
                              int32_t *tokens, float *attention, tr_error *err)
 {
+    return tr_session_predict_ex(s, src, NULL, n, tokens, attention, NULL, err);
+}
+
+size_t tr_session_map_size(const tr_session *s, int k)
+{
+    size_t sz = 1;
+    for (int d = 0; d < s->map_specs[k].ndim; d++)
+        sz *= (size_t)s->map_specs[k].shape[d];
+    return sz;
+}
+
+tr_status tr_session_predict_ex(tr_session *s, const int32_t *src, const uint8_t *pixels, int n,
+                                int32_t *tokens, float *attention, float **maps, tr_error *err)
+{
     const tr_plugin *P = s->plugin.desc;
     const int g = s->micro, Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
     const int nch = (n + g - 1) / g;
+    const int has_maps = P->size >= offsetof(tr_plugin, maps) + sizeof P->maps;
     tr_status first = TR_OK;
     int first_ch = nch;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         void *scr;
         int32_t *sbuf, *tbuf;
-        thread_buffers(s, &scr, &sbuf, &tbuf);
+        float *input;
+        thread_buffers(s, &scr, &sbuf, &tbuf, &input);
         int m = n - ch * g < g ? n - ch * g : g;
-        tr_batch b = {.size = sizeof b, .n = m, .src = src + (size_t)ch * g * Tx, .tgt = NULL};
+        if (pixels)
+            pixels_to_float(input, pixels + (size_t)ch * g * s->input_size, (size_t)m * s->input_size);
+        tr_batch b = {.size = sizeof b, .n = m, .src = src ? src + (size_t)ch * g * Tx : NULL, .tgt = NULL,
+                      .input = pixels ? input : NULL};
+        float *mp[TR_MAX_MAPS] = {0};
+        for (int k = 0; maps && k < s->n_maps; k++)
+            mp[k] = maps[k] ? maps[k] + (size_t)ch * g * tr_session_map_size(s, k) : NULL;
         tr_prediction pr = {.size = sizeof pr,
                             .tokens = tokens ? tokens + (size_t)ch * g * Ty : NULL,
-                            .attention = attention ? attention + (size_t)ch * g * Ty * Tx : NULL};
+                            .attention = attention ? attention + (size_t)ch * g * Ty * Tx : NULL,
+                            .maps = maps && has_maps ? mp : NULL};
         tr_error e = {0};
         if (P->predict(s->model, s->params, scr, &b, &pr, &e) != TR_OK) {
             #pragma omp critical
@@ -507,6 +592,16 @@ tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
         (void)tbuf;
     }
     return first;
+}
+
+const int32_t *tr_session_src(const tr_session *s, long i)
+{
+    return s->pairs.src ? s->pairs.src + (size_t)i * s->pairs.src_len : NULL;
+}
+
+const uint8_t *tr_session_pixels(const tr_session *s, long i)
+{
+    return s->pairs.pixels ? s->pairs.pixels + (size_t)i * s->input_size : NULL;
 }
 
 /* One token sequence up to </s> (exclusive), without padding. */
@@ -522,7 +617,7 @@ static int sentence(const int32_t *ids, int n, const tr_vocab *v, int32_t *out)
 tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
 {
     const tr_config *c = s->cfg;
-    const int n = (int)c->test_size, Tx = (int)c->src_len, Ty = (int)c->tgt_len;
+    const int n = (int)c->test_size, Ty = (int)c->tgt_len;
     memset(ev, 0, sizeof *ev);
     if (n <= 0)
         return TR_OK;
@@ -532,11 +627,13 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     const int lo = (int)((long)r * n / R), hi = (int)((long)(r + 1) * n / R);
     const long first = s->pairs.n - n + lo;
     const tr_vocab *tv = &s->vocabs.tgt;
-    const int bleu_n = tv->words ? (int)(c->bleu_samples < n ? c->bleu_samples : n) : 0;
+    const int bleu_n = c->data_kind == TR_DATA_WORD_PAIRS ? (int)(c->bleu_samples < n ? c->bleu_samples : n) : 0;
     int32_t *pred = malloc((size_t)(hi - lo > 0 ? hi - lo : 1) * Ty * sizeof *pred);
     int32_t *hyp = malloc((size_t)Ty * sizeof *hyp), *ref = malloc((size_t)Ty * sizeof *ref);
-    tr_status st = pred && hyp && ref ? tr_session_predict(s, s->pairs.src + (size_t)first * Tx, hi - lo, pred, NULL, err)
-                                      : tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
+    tr_status st = pred && hyp && ref
+                       ? tr_session_predict_ex(s, tr_session_src(s, first), tr_session_pixels(s, first), hi - lo, pred,
+                                               NULL, NULL, err)
+                       : tr_error_set(err, TR_ERR_NOMEM, "out of memory evaluating");
     /* exact, tokens right, tokens, then the BLEU statistics */
     long counts[3 + TR_BLEU_LONGS] = {0};
     tr_bleu_stats bs;
@@ -568,10 +665,14 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
         for (int ch = 0; ch < nch; ch++) {
             void *scr;
             int32_t *sb, *tb;
-            thread_buffers(s, &scr, &sb, &tb);
+            float *input;
+            thread_buffers(s, &scr, &sb, &tb, &input);
             int m = hi - lo - ch * g < g ? hi - lo - ch * g : g;
-            tr_batch b = {.size = sizeof b, .n = m, .src = s->pairs.src + (size_t)(first + (long)ch * g) * Tx,
-                          .tgt = s->pairs.tgt + (size_t)(first + (long)ch * g) * Ty};
+            const long at = first + (long)ch * g;
+            if (s->input_size)
+                pixels_to_float(input, tr_session_pixels(s, at), (size_t)m * s->input_size);
+            tr_batch b = {.size = sizeof b, .n = m, .src = tr_session_src(s, at),
+                          .tgt = s->pairs.tgt + (size_t)at * Ty, .input = s->input_size ? input : NULL};
             long c = 0, t = 0;
             tr_error e = {0};
             P->score(s->model, s->params, scr, &b, &c, &t, &e);

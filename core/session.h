@@ -12,6 +12,8 @@
 #include "plugin_loader.h"
 #include "registry.h"
 
+#define TR_MAX_MAPS 16
+
 typedef struct tr_session {
     tr_config *cfg;            /* owned */
     tr_loaded_plugin plugin;
@@ -52,6 +54,10 @@ typedef struct tr_session {
     size_t plugin_scratch;     /* bytes of it the plugin gets */
     int32_t *perm;             /* [train] this epoch's order */
     long perm_epoch;           /* epoch perm was drawn for, -1 none */
+
+    size_t input_size;         /* floats per image (C*H*W), 0 for token inputs */
+    int n_maps;                /* extra attention maps the plugin declares (tr_plugin.maps) */
+    tr_map_spec map_specs[TR_MAX_MAPS];
 
     long step;                 /* optimizer updates done */
     double grad_norm;          /* of the last step, before clipping */
@@ -98,6 +104,17 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err);
  * attention [n, tgt_len, src_len] (either may be NULL). */
 tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
                              int32_t *tokens, float *attention, tr_error *err);
+
+/* The same for any inputs: token ids src [n, src_len] and/or images
+ * pixels [n, C*H*W] (either NULL when the data has none), and the plugin's
+ * extra maps (maps[k] [n, map k's shape], or NULL). */
+tr_status tr_session_predict_ex(tr_session *s, const int32_t *src, const uint8_t *pixels, int n,
+                                int32_t *tokens, float *attention, float **maps, tr_error *err);
+/* Floats per sample of extra map k. */
+size_t tr_session_map_size(const tr_session *s, int k);
+/* Sample i's source tokens / pixels in s->pairs (NULL if the data has none). */
+const int32_t *tr_session_src(const tr_session *s, long i);
+const uint8_t *tr_session_pixels(const tr_session *s, long i);
 
 long tr_session_steps_per_epoch(const tr_session *s);
 

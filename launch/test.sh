@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # launch/test.sh - build and run the whole test suite, as CI does:
 # a warnings-as-errors Release build with every test, and an
-# AddressSanitizer/UBSan build running the unit, CLI and MPI tests (not the
-# long accuracy runs).
+# AddressSanitizer/UBSan build running the unit, CLI, MPI and plugin-SDK tests
+# (not the long accuracy runs).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -23,5 +23,5 @@ cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
     LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp:print_suppressions=0:use_tls=0" \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --output-on-failure -j "$jobs" -L 'unit|cli|mpi')
+    ctest --output-on-failure -j "$jobs" -L 'unit|cli|mpi|sdk')
 echo "all tests passed"

@@ -383,7 +383,7 @@ static void test_enums_and_strings(void)
     expect_error("train:\n  optimizer: rmsprop\n", 0, NULL,
                  "@:2:14: train.optimizer: expected one of adam|sgd, got 'rmsprop'");
     expect_error("data:\n  kind: char_pair\n", 0, NULL,
-                 "@:2:9: data.kind: expected one of char_pairs|word_pairs, got 'char_pair' "
+                 "@:2:9: data.kind: expected one of char_pairs|word_pairs|idx_images, got 'char_pair' "
                  "(did you mean 'char_pairs'?)");
     expect_error("data:\n  pairs: ''\n", 0, NULL,
                  "@:2:10: data.pairs: expected a non-empty string, got an empty value");
@@ -662,7 +662,7 @@ static void test_bind_options(void)
                     TR_ERR_CONFIG);
     expand(exp, sizeof exp,
            "@:4:3: unknown key 'zzzzzz' in 'model' (valid keys for plugin 'p': plugin, "
-           "units, activation, dropout, use_bias, label, depth)");
+           "scorer_plugins, units, activation, dropout, use_bias, label, depth)");
     CU_ASSERT_STRING_EQUAL(err.msg, exp);
     tr_config_free(c);
 

@@ -86,6 +86,64 @@ static void current_directory_is_not_searched(void)
     CU_ASSERT_EQUAL(chdir(old), 0);
 }
 
+static void missing_function_is_named(void)
+{
+    tr_loaded_plugin p;
+    tr_error err = {0};
+    CU_ASSERT_EQUAL(tr_plugin_open(&p, TR_TEST_PLUGIN_DIR "/missing_train.so", NULL, &err), TR_ERR_PLUGIN);
+    printf("\n  %s\n", err.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "missing_train.so: plugin descriptor lacks train()"));
+    CU_ASSERT_PTR_NULL(strchr(err.msg, '\n'));
+}
+
+static void folders_appear_once(void)
+{
+    setenv("TRAINER_PLUGIN_PATH", TR_TEST_PLUGIN_DIR ":" TR_TEST_PLUGIN_DIR ":" TR_BUILD_PLUGIN_DIR, 1);
+    const char *dirs[16];
+    char store[4096];
+    int n = tr_plugin_search_dirs(dirs, 16, store, sizeof store, TR_TEST_PLUGIN_DIR);
+    CU_ASSERT_EQUAL(n, 3); /* test dir, build plugin dir, install dir */
+    CU_ASSERT_STRING_EQUAL(dirs[0], TR_TEST_PLUGIN_DIR);
+    CU_ASSERT_STRING_EQUAL(dirs[1], TR_BUILD_PLUGIN_DIR);
+    unsetenv("TRAINER_PLUGIN_PATH");
+}
+
+typedef struct seen {
+    int template_scorers, scorer_only, broken, models;
+} seen;
+
+static void visit(void *ctx, const char *path, const tr_plugin *d, const char *scorers, const tr_error *e)
+{
+    seen *s = ctx;
+    if (d) {
+        s->models++;
+        if (strcmp(d->name, "luong_attn") == 0 && scorers && strcmp(scorers, "cosine") == 0)
+            s->template_scorers++;
+        if (strcmp(d->name, "time_attn") == 0)
+            CU_ASSERT_PTR_NULL(scorers);
+    } else if (!e) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(path, "uniform_scorer.so") ? path : strstr(path, "scorer_clash.so"));
+        s->scorer_only += scorers && (strcmp(scorers, "uniform") == 0 || strcmp(scorers, "dot") == 0);
+    } else {
+        s->broken++;
+    }
+}
+
+/* Listing opens every library but registers nothing. */
+static void scan_reports_scorers(void)
+{
+    setenv("TRAINER_PLUGIN_PATH", TR_TEST_PLUGIN_DIR, 1);
+    seen s = {0};
+    tr_plugin_scan(NULL, visit, &s);
+    unsetenv("TRAINER_PLUGIN_PATH");
+    CU_ASSERT_EQUAL(s.template_scorers, 1);
+    CU_ASSERT_EQUAL(s.scorer_only, 2);
+    CU_ASSERT_EQUAL(s.broken, 3); /* not_a_plugin, abi_future, missing_train */
+    CU_ASSERT(s.models >= 5);     /* luong_attn, create_fails, nan_loss, time_attn, nmt_gru */
+    const char *names[16];
+    CU_ASSERT_EQUAL(tr_scorer_names(names, 16), 4);
+}
+
 static void missing_path_is_an_error(void)
 {
     tr_loaded_plugin p;
@@ -104,6 +162,9 @@ int main(void)
         {"search order", env_path_is_searched_first_after_config_dir},
         {"cwd is not searched", current_directory_is_not_searched},
         {"missing path", missing_path_is_an_error},
+        {"missing function is named", missing_function_is_named},
+        {"folders appear once", folders_appear_once},
+        {"listing reports scorers, registers none", scan_reports_scorers},
         {NULL, NULL},
     };
     return tr_test_run("plugin_loader", cases);

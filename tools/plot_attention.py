@@ -6,6 +6,12 @@ usage: plot_attention.py results/RUN/attention.h5 [--group step_NNNNNNNN]
 
 Writes DIR/attention_<step>_<i>.png for the first K samples of the group
 (default: the file's 'latest' group, all samples, DIR next to the file).
+
+Sequence models' groups (weights, *_tokens) give a heatmap of the weights.
+Image models' groups (an 'image' dataset, plugin cnn_attn) give the image,
+each block's spatial map upsampled and blended over it (CBAM), and bar plots
+of each block's channel weights (SE, CBAM); the title names the label and
+the prediction.
 """
 import argparse
 import os
@@ -47,6 +53,8 @@ def load(path, group):
         if group not in f or not isinstance(f[group], h5py.Group):
             fail("%s: no group '%s' (groups: %s)" % (path, group, ", ".join(f.keys()) or "none"))
         g, d = f[group], {}
+        if "image" in g:
+            return load_image(path, group, g)
         for name in ("weights", "source_tokens", "target_tokens", "predicted_tokens", "sample_index"):
             if name not in g or not isinstance(g[name], h5py.Dataset):
                 fail("%s: group %s has no dataset '%s'" % (path, group, name))
@@ -107,6 +115,128 @@ def plot(step, d, i, out):
     return path
 
 
+def block_order(name):
+    """block1 < block2 < ... < block10, then any other name."""
+    digits = name.lstrip("abcdefghijklmnopqrstuvwxyz_")
+    return (0, int(digits), name) if digits.isdigit() else (1, 0, name)
+
+
+def load_image(path, group, g):
+    """An image model's group (docs/results.md, "Image models")."""
+    def ds(name, where=g, prefix=""):
+        if name not in where or not isinstance(where[name], h5py.Dataset):
+            fail("%s: group %s has no dataset '%s%s'" % (path, group, prefix, name))
+        return where[name]
+
+    img = ds("image")
+    if img.dtype != np.uint8 or img.ndim != 4 or img.shape[1] not in (1, 3) or img.shape[0] < 1:
+        fail("%s: %s/image is %s %s, want uint8 [M, C, H, W] with C 1 or 3" % (path, group, img.dtype, img.shape))
+    m, _, h, w = img.shape
+    d = {"image": img[()], "blocks": []}
+    for name in ("label", "predicted", "sample_index", "label_name", "predicted_name"):
+        x = ds(name)
+        if x.shape != (m,):
+            fail("%s: %s/%s has shape %s, but image %s wants (%d,)" % (path, group, name, x.shape, img.shape, m))
+        if name.endswith("_name"):
+            if h5py.check_string_dtype(x.dtype) is None:
+                fail("%s: %s/%s is not a string dataset" % (path, group, name))
+            d[name] = x.asstr()[()]
+        else:
+            d[name] = x[()]
+    for b in sorted((n for n in g if isinstance(g[n], h5py.Group)), key=block_order):
+        blk = {"name": b}
+        for kind, nd in (("channel", 2), ("spatial", 3)):
+            if kind in g[b]:
+                x = ds(kind, g[b], b + "/")
+                if x.ndim != nd or x.shape[0] != m or min(x.shape) < 1:
+                    fail("%s: %s/%s/%s has shape %s, want [%d, %s]"
+                         % (path, group, b, kind, x.shape, m, "C" if nd == 2 else "h, w"))
+                blk[kind] = x[()].astype(np.float64)
+        if len(blk) > 1:
+            d["blocks"].append(blk)
+    return (int(g.attrs["step"]) if "step" in g.attrs else int(group.rsplit("_", 1)[-1])), d
+
+
+def upsample(a, h, w):
+    """Bilinear resize of a 2-D map to [h, w] (pixel centres aligned, edges clamped)."""
+    def axis(n_in, n_out):
+        x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0, n_in - 1)
+        lo = np.floor(x).astype(int)
+        hi = np.minimum(lo + 1, n_in - 1)
+        return lo, hi, x - lo
+    y0, y1, fy = axis(a.shape[0], h)
+    x0, x1, fx = axis(a.shape[1], w)
+    rows = a[y0] * (1.0 - fy)[:, None] + a[y1] * fy[:, None]
+    return rows[:, x0] * (1.0 - fx) + rows[:, x1] * fx
+
+
+def show_image(ax, px):
+    """px: uint8 [C, H, W]."""
+    if px.shape[0] == 1:
+        ax.imshow(px[0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(px.transpose(1, 2, 0), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_image(step, d, i, out):
+    px = d["image"][i]
+    h, w = px.shape[1:]
+    spatial = [b for b in d["blocks"] if "spatial" in b]
+    channel = [b for b in d["blocks"] if "channel" in b]
+    ok = d["label"][i] == d["predicted"][i]
+    top = 1 + len(spatial)
+    if channel:
+        # bars side by side, each as wide as its channel count: one bar has the same width everywhere
+        widths = [b["channel"].shape[1] for b in channel]
+        fig = plt.figure(figsize=(max(2.9 * top, 2.2 + 0.05 * sum(widths)), 5.6))
+        grid = fig.add_gridspec(2, 1, height_ratios=[3.0, 1.7], hspace=0.3)
+        row = grid[0].subgridspec(1, top, wspace=0.3)
+        bars = grid[1].subgridspec(1, len(channel), width_ratios=widths, wspace=0.12)
+    else:
+        fig = plt.figure(figsize=(2.9 * top, 3.3))
+        row = fig.add_gridspec(1, top, wspace=0.3)
+    ax = fig.add_subplot(row[0])
+    show_image(ax, px)
+    ax.set_title("input %dx%d" % (h, w), fontsize=9)
+    for k, b in enumerate(spatial):
+        s = b["spatial"][i]
+        ax = fig.add_subplot(row[k + 1])
+        show_image(ax, px)
+        # colours span this map's own range: sigmoid maps often sit in a narrow band
+        lo, hi = float(s.min()), float(s.max())
+        im = ax.imshow(upsample(s, h, w), cmap="jet", alpha=0.5, vmin=lo, vmax=max(hi, lo + 1e-6),
+                       interpolation="nearest")
+        ax.set_title("%s spatial %dx%d" % (b["name"], s.shape[0], s.shape[1]), fontsize=9)
+        cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        cb.ax.tick_params(labelsize=7)
+    for k, b in enumerate(channel):
+        c = b["channel"][i]
+        ax = fig.add_subplot(bars[k])
+        ax.bar(np.arange(len(c)), c, width=0.85, color="tab:blue")
+        j = int(c.argmax())
+        ax.bar([j], [c[j]], width=0.85, color="tab:red")
+        ax.set_xlim(-0.7, len(c) - 0.3)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_title("%s channel (%d); max #%d %.2f" % (b["name"], len(c), j, c[j]), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("channel", fontsize=8)
+        if k == 0:
+            ax.set_ylabel("weight", fontsize=8)
+        else:
+            ax.set_yticklabels([])
+    kind = "attention " + ("cbam" if spatial else "se" if channel else "none")
+    title = "step %d, sample %d (dataset #%d), %s\nlabel: %s   predicted: %s" % (
+        step, i, d["sample_index"][i], kind, d["label_name"][i], d["predicted_name"][i])
+    fig.suptitle(title + ("" if ok else "   (wrong)"), fontsize=10, color="black" if ok else "red",
+                 y=0.99 if channel else 1.02)
+    path = os.path.join(out, "attention_%08d_%d.png" % (step, i))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser(description="Plot the attention maps saved in attention.h5.")
     ap.add_argument("file")
@@ -122,9 +252,10 @@ def main():
         os.makedirs(out, exist_ok=True)
     except OSError as e:
         fail("%s: %s" % (out, e.strerror))
-    m = d["weights"].shape[0]
+    images = "image" in d
+    m = d["image" if images else "weights"].shape[0]
     for i in range(min(m, a.samples or m)):
-        print(plot(step, d, i, out))
+        print((plot_image if images else plot)(step, d, i, out))
 
 
 if __name__ == "__main__":

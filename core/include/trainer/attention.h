@@ -5,7 +5,7 @@
  * masked softmax and weighted sum (tr_attention_forward) do the rest.
  * Seq2seq plugins look scorers up by the name a config gives
  * (`model.attention: additive`), so a new scoring function is a drop-in:
- * a plugin registers its own with tr_scorer_register() and configs can name
+ * a plugin exports its own with TR_SCORERS_DEFINE() and configs can name
  * it. Built in: additive (Bahdanau), dot, general, scaled_dot (Luong). */
 #ifndef TRAINER_ATTENTION_H
 #define TRAINER_ATTENTION_H
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "trainer/export.h"
 #include "trainer/params.h"
+#include "trainer/plugin.h"
 #include "trainer/status.h"
 
 TR_EXTERN_C_BEGIN
@@ -43,12 +44,45 @@ typedef struct tr_scorer {
 } tr_scorer;
 
 /* Adds a scorer (the descriptor must outlive its use). A name already taken
- * is an error. Thread-safe with respect to lookups done after it returns. */
+ * is an error. Thread-safe with respect to lookups done after it returns.
+ * A plugin rarely calls this itself: TR_SCORERS_DEFINE (below) lets the core
+ * register a library's scorers when it loads it and remove them when it
+ * unloads it. */
 TR_API tr_status tr_scorer_register(const tr_scorer *s, tr_error *err);
+/* Removes the scorer registered with this descriptor (no-op if it is not):
+ * whoever calls tr_scorer_register() must call this before the descriptor
+ * goes away (e.g. before its library is unloaded). */
+TR_API void tr_scorer_unregister(const tr_scorer *s);
 /* The scorer called name, or NULL. */
 TR_API const tr_scorer *tr_scorer_find(const char *name);
 /* Up to max registered names into names; returns how many there are. */
 TR_API int tr_scorer_names(const char **names, int max);
+
+/* ---- scorers a shared object exports
+ *
+ * A model plugin, or a library of scorers alone, exports its scorers with
+ *
+ *     TR_SCORERS_DEFINE(&my_scorer, &my_other_scorer)
+ *
+ * (at file scope, no semicolon). When the core loads the library for a run,
+ * as `model.plugin` or as one of `model.scorer_plugins`, it registers them
+ * before the model's create() and removes them when it unloads the library;
+ * listing plugins (`trainer plugins`) registers nothing. The entry writes
+ * the ABI the library was built for into *abi_version and returns a
+ * NULL-terminated list. */
+#define TR_SCORERS_ENTRY_NAME "tr_scorers_entry"
+typedef const tr_scorer *const *(*tr_scorers_entry_fn)(int *abi_version);
+
+#define TR_SCORERS_DEFINE(...)                                              \
+    static const tr_scorer *const tr_scorers_list_[] = {__VA_ARGS__, NULL}; \
+    TR_EXTERN_C_BEGIN                                                       \
+    TR_PLUGIN_EXPORT const tr_scorer *const *tr_scorers_entry(int *abi);    \
+    TR_EXTERN_C_END                                                         \
+    const tr_scorer *const *tr_scorers_entry(int *abi)                      \
+    {                                                                       \
+        *abi = TR_ABI_VERSION;                                              \
+        return tr_scorers_list_;                                            \
+    }
 
 TR_EXTERN_C_END
 

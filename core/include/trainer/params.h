@@ -47,6 +47,18 @@ TR_API tr_status tr_param_add(tr_registry *reg, const char *name, int ndim,
                               const int *shape, tr_init init, size_t *offset,
                               tr_error *err);
 
+/* Appended in ABI 1.2: registers a running statistic (e.g. batch norm's
+ * running mean or variance). It lives in the parameter buffer, so predict()
+ * reads it and checkpoints keep it, but the optimizer never touches it. In
+ * train(), ADD n * (this call's statistic) to its slot of grads, n being the
+ * call's samples; after each step the core sets
+ *   value += momentum * (weighted mean over the step's calls - value),
+ * the same on every rank and for every layout. */
+TR_API tr_status tr_param_add_running(tr_registry *reg, const char *name,
+                                      int ndim, const int *shape, tr_init init,
+                                      float momentum, size_t *offset,
+                                      tr_error *err);
+
 TR_EXTERN_C_END
 
 #endif

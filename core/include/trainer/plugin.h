@@ -69,6 +69,10 @@ typedef struct tr_model_info {
     const tr_option_value *options; /* one per descriptor option, same order */
     int tgt_bos;        /* id of the target start token <s>, -1 if none */
     int tgt_eos;        /* id of the target end token </s>, -1 if none */
+    /* Appended in ABI 1.2, for image inputs (data.kind idx_images); all 0
+     * for token inputs. Images come as tr_batch.input [n, C, H, W] floats;
+     * the label is the one target token (tgt_len 1, tgt_vocab classes). */
+    int in_channels, in_height, in_width;
 } tr_model_info;
 
 /* ---- a sub-batch */
@@ -78,6 +82,7 @@ typedef struct tr_batch {
     int n;                /* samples */
     const int32_t *src;   /* [n, src_len] source token ids */
     const int32_t *tgt;   /* [n, tgt_len] target token ids; NULL in predict */
+    const float *input;   /* appended in ABI 1.2: [n, C, H, W] images, or NULL */
 } tr_batch;
 
 /* What predict() fills; any pointer may be NULL (not wanted). */
@@ -85,7 +90,20 @@ typedef struct tr_prediction {
     size_t size;
     int32_t *tokens;      /* [n, tgt_len] greedy output ids */
     float *attention;     /* [n, tgt_len, src_len] attention weights */
+    /* Appended in ABI 1.2: one buffer per map the plugin's maps() declares,
+     * each [n, shape...]; the array or any entry may be NULL (not wanted). */
+    float **maps;
 } tr_prediction;
+
+/* A named per-sample attention map besides the [tgt_len, src_len] one, e.g.
+ * a CNN block's channel weights [C] or spatial map [H, W]. The core writes
+ * each to attention.h5 under its name ("block1/channel" makes a group). */
+typedef struct tr_map_spec {
+    const char *name;     /* owned by the plugin, valid while the model lives */
+    int ndim;             /* 1..TR_MAX_DIMS-1: the per-sample shape */
+    int shape[TR_MAX_DIMS];
+    const char *axes;     /* e.g. "sample,channel" or "sample,y,x" */
+} tr_map_spec;
 
 typedef struct tr_model tr_model; /* opaque, defined by each plugin */
 
@@ -125,11 +143,17 @@ typedef struct tr_plugin {
     tr_status (*score)(const tr_model *m, const float *params, void *scratch,
                        const tr_batch *b, long *correct, long *total,
                        tr_error *err);
+
+    /* Optional (may be NULL; appended in ABI 1.2): the extra maps predict()
+     * fills into tr_prediction.maps. Writes up to `max` specs, returns how
+     * many the model has. */
+    int (*maps)(const tr_model *m, tr_map_spec *specs, int max);
 } tr_plugin;
 
 typedef const tr_plugin *(*tr_plugin_entry_fn)(void);
 
-/* Define the entry symbol: TR_PLUGIN_DEFINE(my_descriptor); */
+/* Define the entry symbol, at file scope: TR_PLUGIN_DEFINE(my_descriptor)
+ * (no semicolon after it: -pedantic rejects an empty declaration). */
 #define TR_PLUGIN_DEFINE(desc)                                              \
     TR_EXTERN_C_BEGIN                                                       \
     TR_PLUGIN_EXPORT const tr_plugin *tr_plugin_entry(void);                \

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# tests/cli/cnn.sh TRAINER - the image model end to end on a slice of
+# Fashion-MNIST (run from the repository root): CBAM + batch norm trained
+# on 1x1, 1x2, 2x1 and 2x2 layouts gives bitwise-identical parameters and
+# running statistics; the eval line; attention.h5's image layout; predict
+# by held-out index and by PNG file agree; and the data errors.
+set -euo pipefail
+trainer="$1"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+export TRAINER="$trainer"
+# 600 images in batches of 128 (5 steps, the last of 88 = 3 micro-shards)
+args=(configs/cnn_cbam_bn.yaml data.train=600 data.test=200 train.epochs=1 train.log_every=2
+      train.attention_samples=4)
+for layout in 1x1 1x2 2x1 2x2; do
+    n=${layout%x*} t=${layout#*x}
+    launch/run.sh -n "$n" -t "$t" "${args[@]}" run.out="$tmp/$layout" >"$tmp/$layout.log" 2>&1 \
+        || { cat "$tmp/$layout.log"; fail "layout $layout did not run"; }
+done
+grep -Eq "^data: 600 train / 200 held-out images \(1x28x28\) from /usr/share/datasets/fashion-mnist, 10 classes$" \
+    "$tmp/1x1.log" || { head -5 "$tmp/1x1.log"; fail "data line"; }
+grep -Eq "^eval: (epoch 1  )?test accuracy 0\.[0-9]{4}  on 200 held-out images$" "$tmp/1x1.log" \
+    || { tail -3 "$tmp/1x1.log"; fail "eval line"; }
+for layout in 1x2 2x1 2x2; do
+    h5diff -q "$tmp/1x1/checkpoint.h5" "$tmp/$layout/checkpoint.h5" /params /params \
+        || fail "layout $layout differs from 1x1"
+done
+echo "ok: 1x2 2x1 2x2 bitwise identical to 1x1 (weights and batch-norm running statistics)"
+h5dump -d /params/block1.bn.running_var "$tmp/1x1/checkpoint.h5" | grep -q "1, 1, 1" \
+    && fail "the running variance never moved from 1"
+/usr/bin/python3 tests/tools/check_image_attention.py "$tmp/1x1/attention.h5" --attention cbam --samples 4 \
+    || fail "attention.h5"
+/usr/bin/python3 tools/plot_attention.py "$tmp/1x1/attention.h5" --samples 2 --out "$tmp/plots" >/dev/null \
+    && [ -s "$tmp/plots/attention_00000005_1.png" ] || fail "plot_attention.py on an image model's maps"
+
+# predict: a held-out index, and the same image as a PNG file
+p=(configs/cnn_cbam_bn.yaml data.train=600 data.test=200 run.out="$tmp/1x1")
+by_index=$("$trainer" predict "${p[@]}" 2)
+echo "$by_index" | grep -Eq "^[A-Za-z/ -]+ \(label: [A-Za-z/ -]+\)$" || fail "predict by index: '$by_index'"
+group=$(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').attrs['latest'])" "$tmp/1x1/attention.h5")
+/usr/bin/python3 tests/tools/write_png.py "$tmp/1x1/attention.h5" "$group" 2 "$tmp/img2.png"
+by_png=$("$trainer" predict "${p[@]}" "$tmp/img2.png")
+[ "$by_png" = "${by_index% (label:*}" ] || fail "predict by PNG '$by_png' != by index '$by_index'"
+echo "ok: predict 2 -> $by_index; the PNG -> $by_png"
+"$trainer" predict "${p[@]}" --attention 2 | grep -q "^block3/spatial \[7x7\]" || fail "predict --attention"
+
+# errors: one line each, nothing written
+expect() { # expect RC PATTERN CMD...
+    local want="$1" pat="$2"; shift 2
+    local rc=0
+    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    [ "$rc" -eq "$want" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "$pat" "$tmp/err" \
+        || { cat "$tmp/err"; fail "expected exit $want and '$pat', got $rc"; }
+    echo "ok: $(cat "$tmp/err")"
+}
+expect 2 "dataset-fashion-mnist: apt-get install dataset-fashion-mnist" \
+    "$trainer" configs/cnn_plain.yaml data.dir=/usr/share/datasets/fashion-mnist-missing run.out="$tmp/e1"
+expect 2 "check data.dir" "$trainer" configs/cnn_plain.yaml data.dir="$tmp/nowhere" run.out="$tmp/e2"
+mkdir "$tmp/bad"
+for f in /usr/share/datasets/fashion-mnist/*.gz; do ln -s "$f" "$tmp/bad/"; done
+rm "$tmp/bad/t10k-images-idx3-ubyte.gz"
+ln -s /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz "$tmp/bad/t10k-images-idx3-ubyte.gz"
+expect 2 "t10k-images-idx3-ubyte.gz: not an IDX image file" \
+    "$trainer" configs/cnn_plain.yaml data.dir="$tmp/bad" run.out="$tmp/e3"
+rm "$tmp/bad/train-images-idx3-ubyte.gz"
+head -c 100000 /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >"$tmp/bad/train-images-idx3-ubyte.gz"
+expect 2 "train-images-idx3-ubyte.gz: truncated or corrupt" \
+    "$trainer" configs/cnn_plain.yaml data.dir="$tmp/bad" data.test=0 run.out="$tmp/e4"
+expect 2 "data.train (70000) exceeds the 60000 images" \
+    "$trainer" configs/cnn_plain.yaml data.train=70000 run.out="$tmp/e5"
+printf 'not a png' >"$tmp/x.png"
+expect 2 "x.png: cannot read as PNG" "$trainer" predict "${p[@]}" "$tmp/x.png"
+expect 2 "image index 500: the held-out set has 200 images" "$trainer" predict "${p[@]}" 500
+sed -e '/^model:/,/^data:/{/^model:/!{/^data:/!d}}' -e 's/^model:/model:\n  plugin: cnn_attn/' configs/time.yaml \
+    >"$tmp/time_cnn.yaml"
+expect 2 "cnn_attn trains on images: set data.kind: idx_images" \
+    "$trainer" "$tmp/time_cnn.yaml" data.pairs=data/time/time_dataset.json data.vocabs=data/time/time_vocabs.json \
+    run.out="$tmp/e6"
+for e in e1 e2 e3 e4 e5 e6; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done
