@@ -54,50 +54,10 @@ case "$TRAIN_LIMIT" in
     *[!0-9]*) echo "bench_nmt: TRAIN_LIMIT wants a number, got '$TRAIN_LIMIT'" >&2; exit 2 ;;
     *) tr_limit="data.train=$TRAIN_LIMIT"; to_limit="--train-limit $TRAIN_LIMIT" ;;
 esac
-for l in $LAYOUTS; do
-    case "$l" in
-        [1-9]*x[1-9]*) ;;
-        *) echo "bench_nmt: LAYOUTS wants RANKSxTHREADS items, got '$l'" >&2; exit 2 ;;
-    esac
-done
-
 BENCH_NAME=bench_nmt
 . bench/lib.sh
+check_layouts
 [ "$have_trainer" = 1 ] || LAYOUTS=
-
-# make_wrapper PREFIX: writes $BENCH_OUT/rank_rss.sh, which launch/run.sh
-# starts (as TRAINER) instead of the trainer, once per rank: it runs the
-# trainer and writes the rank's peak RSS (KiB) to PREFIX.<rank>. The prefix
-# is written into the script (mpirun need not pass any variable on).
-if [ "$have_trainer" = 1 ]; then
-    real_trainer=$(cd "$(dirname "$TRAINER")" && pwd)/$(basename "$TRAINER")
-fi
-make_wrapper() {
-    if [ "$RSS_TOOL" = time ]; then
-        measure="/usr/bin/time -f %M -o"
-    else
-        measure="\"$PYTHON\" \"$BENCH_OUT/maxrss.py\""
-    fi
-    cat > "$BENCH_OUT/rank_rss.sh" <<EOF
-#!/bin/sh
-rank=\${OMPI_COMM_WORLD_RANK:-\${PMIX_RANK:-0}}
-exec $measure "$1.\$rank" "$real_trainer" "\$@"
-EOF
-    chmod +x "$BENCH_OUT/rank_rss.sh"
-}
-
-# MiB summed over the files PREFIX.* (one per rank), or empty
-mib_sum() {
-    tot=''
-    for f in "$1".*; do
-        [ -f "$f" ] || continue
-        k=$(kib_of "$f")
-        [ -n "$k" ] || return 0
-        tot=$(( ${tot:-0} + k ))
-    done
-    [ -n "$tot" ] && awk -v k="$tot" 'BEGIN { printf "%.1f", k / 1024 }'
-}
-
 
 echo "bench_nmt: EPOCHS=$EPOCHS ROUNDS=$ROUNDS${TRAIN_LIMIT:+ TRAIN_LIMIT=$TRAIN_LIMIT}; logs in $BENCH_OUT"
 for l in $LAYOUTS; do
@@ -114,33 +74,20 @@ while [ "$r" -le "$ROUNDS" ]; do
         log=$BENCH_OUT/trainer.$l.$r.log
         rundir=$BENCH_OUT/trainer_run.$l.$r
         rm -rf "$rundir"
-        rm -f "$BENCH_OUT/trainer.$l.$r.rss".*
-        make_wrapper "$BENCH_OUT/trainer.$l.$r.rss"
         # shellcheck disable=SC2086 # tr_limit is empty or one word
-        env TRAINER="$BENCH_OUT/rank_rss.sh" \
-            launch/run.sh -n "${l%x*}" -t "${l#*x}" "$CONFIG" \
-            "train.epochs=$EPOCHS" $tr_limit "run.out=$rundir" > "$log" 2>&1
-        rc=$?
-        [ "$rc" = 0 ] || report_fail "trainer $l round $r" "$rc" "$log"
-        rate=$(rate_of "$log"); [ -n "$rate" ] || rate=-
-        mib=$(mib_sum "$BENCH_OUT/trainer.$l.$r.rss"); [ -n "$mib" ] || mib=-
-        [ "$rc" = 0 ] || { rate=-; mib=-; }
+        run_layout "$l" "$log" "$BENCH_OUT/trainer.$l.$r.rss" \
+            "trainer $l round $r" "$CONFIG" "train.epochs=$EPOCHS" $tr_limit \
+            "run.out=$rundir"
         row="$row	$l	$rate	$mib"
         echo "  round $r: trainer $l $rate samples/s" >&2
     done
 
     log=$BENCH_OUT/torch.$r.log
     # shellcheck disable=SC2086 # to_limit and TORCH_ARGS are split on purpose
-    run_measured "$log" "$BENCH_OUT/torch.$r.rss" \
+    run_side "$log" "$BENCH_OUT/torch.$r.rss" "torch round $r" \
         env OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 \
         "$PYTHON" bench/nmt_torch.py --epochs "$EPOCHS" --threads 2 $to_limit \
         $TORCH_ARGS
-    rc=$?
-    [ "$rc" = 0 ] || report_fail "torch round $r" "$rc" "$log"
-    rate=$(rate_of "$log"); [ -n "$rate" ] || rate=-
-    k=$(kib_of "$BENCH_OUT/torch.$r.rss")
-    mib=-; [ -n "$k" ] && mib=$(awk -v k="$k" 'BEGIN { printf "%.1f", k / 1024 }')
-    [ "$rc" = 0 ] || { rate=-; mib=-; }
     row="$row	torch	$rate	$mib"
     echo "  round $r: torch $rate samples/s" >&2
 
@@ -149,58 +96,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 
 echo
-# results.tsv: round, then (name, samples/s, MiB) per run of the round
-awk -F '\t' '
-function median(v, n,    i, j, t) {
-    if (n == 0) return "-"
-    for (i = 2; i <= n; i++)               # insertion sort
-        for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-    return (n % 2) ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
-}
-function fmt(x, d) { return (x == "-") ? "-" : sprintf("%." d "f", x) }
-{
-    ncol = (NF - 1) / 3
-    if (NR == 1) {
-        printf "%-7s", "round"
-        for (c = 1; c <= ncol; c++) {
-            name[c] = $(3 * c - 1)
-            label = (name[c] == "torch") ? "torch" : "trainer " name[c]
-            printf " %20s", label " s/s"
-        }
-        for (c = 1; c <= ncol; c++) {
-            label = (name[c] == "torch") ? "torch" : "trainer " name[c]
-            printf " %20s", label " MiB"
-        }
-        printf "\n"
-    }
-    printf "%-7s", $1
-    for (c = 1; c <= ncol; c++) printf " %20s", $(3 * c)
-    for (c = 1; c <= ncol; c++) printf " %20s", $(3 * c + 1)
-    printf "\n"
-    for (c = 1; c <= ncol; c++) {
-        if ($(3 * c) != "-")     { nr[c]++; rate[c, nr[c]] = $(3 * c) + 0 }
-        if ($(3 * c + 1) != "-") { nm[c]++; mem[c, nm[c]] = $(3 * c + 1) + 0 }
-    }
-}
-END {
-    if (NR == 0) exit
-    for (c = 1; c <= ncol; c++) {
-        delete tmp; for (i = 1; i <= nr[c]; i++) tmp[i] = rate[c, i]; mr[c] = median(tmp, nr[c] + 0)
-        delete tmp; for (i = 1; i <= nm[c]; i++) tmp[i] = mem[c, i];  mm[c] = median(tmp, nm[c] + 0)
-        if (name[c] == "torch") t = c
-    }
-    printf "%-7s", "median"
-    for (c = 1; c <= ncol; c++) printf " %20s", fmt(mr[c], 1)
-    for (c = 1; c <= ncol; c++) printf " %20s", fmt(mm[c], 1)
-    printf "\n"
-    for (c = 1; c <= ncol; c++) {
-        if (c == t) continue
-        printf "ratio trainer %s / torch: samples/s ", name[c]
-        if (mr[c] != "-" && mr[t] != "-" && mr[t] > 0) printf "%.2fx", mr[c] / mr[t]; else printf "-"
-        printf ", peak RSS "
-        if (mm[c] != "-" && mm[t] != "-" && mm[t] > 0) printf "%.2fx\n", mm[c] / mm[t]; else printf "-\n"
-    }
-}' "$results"
+bench_table "$results"
 [ -n "$LAYOUTS" ] && echo "(trainer RSS: sum over its ranks' peaks; torch RSS: the process's peak, import torch included)"
 
 echo

@@ -56,8 +56,10 @@ def check_map(g, b, name, want_shape, axes):
     a = d[()].astype(np.float64)
     need(np.isfinite(a).all(), "%s: non-finite values" % where)
     lo, hi = np.unravel_index(a.argmin(), a.shape), np.unravel_index(a.argmax(), a.shape)
-    need(a[lo] > 0.0, "%s: value %g at %s, want strictly inside (0,1)" % (where, a[lo], list(lo)))
-    need(a[hi] < 1.0, "%s: value %g at %s, want strictly inside (0,1)" % (where, a[hi], list(hi)))
+    # sigmoid outputs: a float32 sigmoid saturates to exactly 0 or 1 for
+    # large inputs, which a trained model reaches
+    need(a[lo] >= 0.0, "%s: value %g at %s, want inside [0,1]" % (where, a[lo], list(lo)))
+    need(a[hi] <= 1.0, "%s: value %g at %s, want inside [0,1]" % (where, a[hi], list(hi)))
 
 
 def check_group(g, kind, samples, names, first=None):
