@@ -7,22 +7,6 @@
 #include <math.h>
 #include <stddef.h>
 
-/* sum of x[0..n) in a fixed order */
-static inline float row_sum(const float *restrict x, int n)
-{
-    float acc[16] = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            acc[j] += x[i + j];
-    for (int j = 0; i < n; i++, j++)
-        acc[j] += x[i];
-    for (int w = 8; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
-}
-
 /* sum of (x[i] - m)^2 */
 static inline float row_sqdev(const float *restrict x, float m, int n)
 {
@@ -82,7 +66,7 @@ TR_SIMD void tr_batchnorm_forward(float *restrict y, float *restrict mean,
         const float *xc = x + (size_t)c * hw;
         double s = 0.0;
         for (int n = 0; n < N; n++)
-            s += row_sum(xc + (size_t)n * chw, HW);
+            s += tr_sum(xc + (size_t)n * chw, HW);
         const float m = (float)(s / M);
         double q = 0.0;
         for (int n = 0; n < N; n++)
@@ -141,7 +125,7 @@ TR_SIMD void tr_batchnorm_backward(float *restrict dx, float *restrict dgamma,
         for (int n = 0; n < N; n++) {
             const float *g = dy + (size_t)n * chw + (size_t)c * hw;
             const float *xr = x + (size_t)n * chw + (size_t)c * hw;
-            sdy += row_sum(g, HW);
+            sdy += tr_sum(g, HW);
             sdyx += row_dot_centered(g, xr, m, HW);
         }
         const double sdxhat = sdyx * rstd; /* sum dy * xhat */

@@ -56,22 +56,6 @@ static int empty(const conv_shape *s)
            s->Ho <= 0 || s->Wo <= 0;
 }
 
-/* sum of x[0..n) in a fixed order that vectorises (16 partial sums) */
-static inline float sum16(const float *restrict x, size_t n)
-{
-    float acc[16] = {0};
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            acc[j] += x[i + j];
-    for (int j = 0; i < n; i++, j++)
-        acc[j] += x[i];
-    for (int w = 8; w > 0; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    return acc[0];
-}
-
 int tr_conv2d_out(int n, int K, int S, int P)
 {
     if (S <= 0 || K <= 0)
@@ -454,7 +438,7 @@ TR_SIMD static void gather_dout(float *restrict tmp, float *restrict db,
                     t[(size_t)y * (size_t)Wq + (size_t)x] = 0.0f;
             }
             if (db)
-                db[o] += sum16(d, hw);
+                db[o] += tr_sum(d, (long)hw);
         }
 }
 
@@ -868,7 +852,7 @@ TR_SIMD static void direct_backward(float *din, float *dW, float *db,
                 row_op(e + d.front + (size_t)y * (size_t)d.Wp, src + (size_t)y * (size_t)s->Wo,
                        s->Wo, 0);
             if (db)
-                db[o] += sum16(src, hw);
+                db[o] += tr_sum(src, (long)hw);
         }
         if (dW) {
             pad_sample(pin, in + (size_t)n * in_sz, s, &d);

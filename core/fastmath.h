@@ -71,4 +71,21 @@ static inline float tr_dot(const float *restrict a, const float *restrict b, int
     return acc[0];
 }
 
+/* sum_i x[i] in the same fixed order (tr_dot's), for means and bias
+ * gradients. */
+static inline float tr_sum(const float *restrict x, long n)
+{
+    float acc[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            acc[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++)
+        acc[j] += x[i];
+    for (int w = 8; w > 0; w /= 2)
+        for (int j = 0; j < w; j++)
+            acc[j] += acc[j + w];
+    return acc[0];
+}
+
 #endif

@@ -113,18 +113,7 @@ TR_SIMD void tr_global_avgpool_forward(float *restrict out, const float *restric
     const float inv = 1.0f / (float)HW;
     const size_t planes = (size_t)N * (size_t)C;
     for (size_t q = 0; q < planes; q++) {
-        const float *src = in + q * (size_t)HW;
-        float acc[16] = {0};
-        int p = 0;
-        for (; p + 16 <= HW; p += 16)
-            for (int j = 0; j < 16; j++)
-                acc[j] += src[p + j];
-        for (int j = 0; p < HW; p++, j++)
-            acc[j] += src[p];
-        for (int w = 8; w > 0; w /= 2)
-            for (int j = 0; j < w; j++)
-                acc[j] += acc[j + w];
-        out[q] = acc[0] * inv;
+        out[q] = tr_sum(in + q * (size_t)HW, HW) * inv;
     }
 }
 
