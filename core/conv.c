@@ -442,16 +442,38 @@ TR_SIMD static void gather_dout(float *restrict tmp, float *restrict db,
         }
 }
 
+/* What the im2col forward and backward share: the flat dimensions, the
+ * group size, and the scratch cut into phase planes, columns and the GEMM's
+ * output (tr_conv2d_scratch_floats sizes it). */
+typedef struct {
+    flat_dims f;
+    int G, ckk;
+    size_t in_sz, out_sz;
+    float *ph, *col, *tmp;
+} im2col_plan;
+
+static im2col_plan plan_of(const conv_shape *s, float *scratch)
+{
+    im2col_plan q;
+    q.f = flat_of(s);
+    q.G = group_of(s);
+    q.ckk = s->Ci * s->K * s->K;
+    q.in_sz = (size_t)s->Ci * (size_t)s->Hi * (size_t)s->Wi;
+    q.out_sz = (size_t)s->Co * (size_t)s->Ho * (size_t)s->Wo;
+    q.ph = scratch;
+    q.col = q.ph + (size_t)q.G * q.f.ph_sz;
+    q.tmp = q.col + (size_t)q.G * q.f.Lo * (size_t)q.ckk;
+    return q;
+}
+
 static void im2col_forward(float *out, const float *in, const float *W,
                            const float *b, float *scratch, const conv_shape *s)
 {
-    const flat_dims f = flat_of(s);
-    const int G = group_of(s);
-    const int ckk = s->Ci * s->K * s->K;
-    const size_t in_sz = (size_t)s->Ci * (size_t)s->Hi * (size_t)s->Wi;
-    const size_t out_sz = (size_t)s->Co * (size_t)s->Ho * (size_t)s->Wo;
-    float *ph = scratch, *col = ph + (size_t)G * f.ph_sz;
-    float *tmp = col + (size_t)G * f.Lo * (size_t)ckk;
+    const im2col_plan q = plan_of(s, scratch);
+    const flat_dims f = q.f;
+    const int G = q.G, ckk = q.ckk;
+    const size_t in_sz = q.in_sz, out_sz = q.out_sz;
+    float *ph = q.ph, *col = q.col, *tmp = q.tmp;
     for (int n0 = 0; n0 < s->N; n0 += G) {
         const int g = s->N - n0 < G ? s->N - n0 : G;
         const int cols = (int)((size_t)g * f.Lo);
@@ -467,13 +489,11 @@ static void im2col_backward(float *din, float *dW, float *db, const float *dout,
                             const float *in, const float *W, float *scratch,
                             const conv_shape *s)
 {
-    const flat_dims f = flat_of(s);
-    const int G = group_of(s);
-    const int ckk = s->Ci * s->K * s->K;
-    const size_t in_sz = (size_t)s->Ci * (size_t)s->Hi * (size_t)s->Wi;
-    const size_t out_sz = (size_t)s->Co * (size_t)s->Ho * (size_t)s->Wo;
-    float *ph = scratch, *col = ph + (size_t)G * f.ph_sz;
-    float *tmp = col + (size_t)G * f.Lo * (size_t)ckk;
+    const im2col_plan q = plan_of(s, scratch);
+    const flat_dims f = q.f;
+    const int G = q.G, ckk = q.ckk;
+    const size_t in_sz = q.in_sz, out_sz = q.out_sz;
+    float *ph = q.ph, *col = q.col, *tmp = q.tmp;
     for (int n0 = 0; n0 < s->N; n0 += G) {
         const int g = s->N - n0 < G ? s->N - n0 : G;
         const int cols = (int)((size_t)g * f.Lo);
