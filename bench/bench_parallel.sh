@@ -22,6 +22,7 @@ run() { # run NAME RANKS THREADS [overrides...] -> "samples/s reduce_ms reduce_p
         run.out="$out/$name" --fresh "$@" >"$out/$name.log" 2>&1 || { cat "$out/$name.log" >&2; exit 1; }
     sed -n 's/^train done: .*, \([0-9.]*\) samples\/s$/\1/p' "$out/$name.log" | tr '\n' ' '
     sed -n 's/^gradient reduction (.*): \([0-9.]*\) ms\/step, \([0-9.]*\)% of step time$/\1 \2/p' "$out/$name.log"
+    cp "$out/$name.log" "$out/$name.r$r.log"
 }
 
 declare -A sps red pct
@@ -64,3 +65,17 @@ for m in "${modes[@]}"; do
     eval "med_$m=$(median "${reds[@]}")"
 done
 printf '  exact / float reduction time: %.2f\n' "$(echo "$med_exact / $med_float" | bc -l)"
+echo
+echo "where a step's time goes on rank 0 (ms, medians; the trainer's 'time per step' line):"
+printf '  %-6s %8s %8s %8s %10s %10s %8s\n' layout step compute waiting reduction optimizer rest
+for l in "${layouts[@]}"; do
+    cols=()
+    for k in 1 2 3 4 5 6; do
+        vals=()
+        for r in $(seq 1 "$ROUNDS"); do
+            vals+=("$(sed -n 's/^time per step (rank 0): \([0-9.]*\) ms = compute \([0-9.]*\) + waiting for ranks \([0-9.]*\) + reduction \([0-9.]*\) + optimizer \([0-9.]*\) + rest \(-*[0-9.]*\)$/\1 \2 \3 \4 \5 \6/p' "$out/$l.r$r.log" | cut -d' ' -f$k)")
+        done
+        cols+=("$(median "${vals[@]}")")
+    done
+    printf '  %-6s %8.3f %8.3f %8.3f %10.3f %10.3f %8.3f\n' "$l" "${cols[@]}"
+done

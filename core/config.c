@@ -67,6 +67,8 @@ static const key_def key_defs[] = {
     {SEC_DATA, "src_len", K_INT, F(src_len), -1, REQ_SEQ, R_POS, 1, NULL},
     {SEC_DATA, "tgt_len", K_INT, F(tgt_len), -1, REQ_SEQ, R_POS, 1, NULL},
     {SEC_DATA, "lowercase", K_BOOL, F(lowercase), -1, 0, R_NONE, 0, NULL},
+    {SEC_DATA, "flip", K_BOOL, F(flip), -1, 0, R_NONE, 0, NULL},
+    {SEC_DATA, "shift", K_INT, F(shift), -1, 0, R_NONNEG, 1, NULL},
 
     {SEC_TRAIN, "epochs", K_INT, F(epochs), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "batch", K_INT, F(batch), -1, 0, R_POS, 1, NULL},
@@ -74,6 +76,10 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "optimizer", K_ENUM, F(optimizer), -1, 0, R_NONE, 0, "adam|sgd"},
     {SEC_TRAIN, "lr", K_FLOAT, F(lr), -1, 0, R_POS, 0, NULL},
     {SEC_TRAIN, "decay", K_FLOAT, F(decay), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_TRAIN, "schedule", K_ENUM, F(schedule), -1, 0, R_NONE, 0, "constant|cosine"},
+    {SEC_TRAIN, "warmup", K_FLOAT, F(warmup), -1, 0, R_UNIT, 0, NULL},
+    {SEC_TRAIN, "lr_min", K_FLOAT, F(lr_min), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_TRAIN, "weight_decay", K_FLOAT, F(weight_decay), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "beta1", K_FLOAT, F(beta1), -1, 0, R_UNIT, 0, NULL},
     {SEC_TRAIN, "beta2", K_FLOAT, F(beta2), -1, 0, R_UNIT, 0, NULL},
     {SEC_TRAIN, "eps", K_FLOAT, F(eps), -1, 0, R_POS, 0, NULL},
@@ -580,8 +586,11 @@ static tr_status set_value(loader *L, int ki, const char *text, size_t len,
         int v;
         if (parse_enum(text, d->choices, &v, why, sizeof why))
             return value_error(L->err, st, d->section, d->name, why);
+        /* each enum field by name: their C types may differ in size */
         if (d->off == offsetof(tr_config, optimizer))
             L->c->optimizer = (tr_optim_kind)v;
+        else if (d->off == offsetof(tr_config, schedule))
+            L->c->schedule = (tr_schedule_kind)v;
         else
             L->c->data_kind = (tr_data_kind)v;
         break;
@@ -1001,6 +1010,24 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
         return tr_error_set(L->err, TR_ERR_CONFIG,
                             "%s: missing required key '%s.%s'", where,
                             section_names[d->section], d->name);
+    }
+    /* keys that would otherwise be silently ignored */
+    {
+        const char *why = NULL;
+        if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES)
+            why = "data.flip and data.shift apply only to data.kind: idx_images";
+        else if (c->schedule == TR_SCHEDULE_COSINE && c->decay > 0)
+            why = "train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them";
+        else if (c->schedule != TR_SCHEDULE_COSINE && (c->warmup > 0 || c->lr_min > 0))
+            why = "train.warmup and train.lr_min apply only to train.schedule: cosine";
+        else if (c->lr_min > c->lr)
+            why = "train.lr_min must not exceed train.lr";
+        if (why) {
+            char where[1200];
+            int sec = why[0] == 'd' ? SEC_DATA : SEC_TRAIN;
+            file_where(where, sizeof where, c->path, L->section_seen[sec] ? L->section_mark[sec] : L->top_mark);
+            return tr_error_set(L->err, TR_ERR_CONFIG, "%s: %s", where, why);
+        }
     }
     if (c->data_kind == TR_DATA_IDX_IMAGES) {
         /* images in, one class label out */

@@ -18,6 +18,7 @@ typedef struct tr_config_kv {
 } tr_config_kv;
 
 typedef enum tr_optim_kind { TR_OPTIM_ADAM = 0, TR_OPTIM_SGD = 1 } tr_optim_kind;
+typedef enum tr_schedule_kind { TR_SCHEDULE_CONSTANT = 0, TR_SCHEDULE_COSINE = 1 } tr_schedule_kind;
 typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2 } tr_data_kind;
 
 typedef struct tr_config {
@@ -56,6 +57,8 @@ typedef struct tr_config {
     long src_len;      /* data.src_len (required for pairs, > 0): Tx; idx_images: 0 */
     long tgt_len;      /* data.tgt_len (required for pairs, > 0): Ty; idx_images: 1 (the label) */
     int lowercase;     /* data.lowercase; default true */
+    int flip;          /* data.flip (idx_images); default false: mirror training images left-right, p = 1/2 */
+    long shift;        /* data.shift (idx_images); default 0: translate training images by up to N pixels */
 
     /* train: */
     long epochs;       /* train.epochs; default 1, >= 0 */
@@ -63,7 +66,11 @@ typedef struct tr_config {
     long micro_batch;  /* train.micro_batch; default 0 = chosen from batch; >= 0 */
     tr_optim_kind optimizer; /* train.optimizer: adam (default) | sgd */
     double lr;         /* train.lr; default 0.001, > 0 */
-    double decay;      /* train.decay; default 0, >= 0 (Keras time-based) */
+    double decay;      /* train.decay; default 0, >= 0 (Keras time-based; schedule constant only) */
+    tr_schedule_kind schedule; /* train.schedule: constant (default) | cosine */
+    double warmup;     /* train.warmup (cosine); default 0, in [0,1): share of all updates ramped up */
+    double weight_decay; /* train.weight_decay; default 0, >= 0: decoupled (AdamW): p -= lr * wd * p each update */
+    double lr_min;     /* train.lr_min (cosine); default 0, >= 0: the lr at the last update */
     double beta1;      /* train.beta1; default 0.9, in [0,1) */
     double beta2;      /* train.beta2; default 0.999, in [0,1) */
     double eps;        /* train.eps; default 1e-7, > 0 */

@@ -1,4 +1,5 @@
-/* core/optim.c - Keras 2 optimizers, time-based decay, global-norm clipping.
+/* core/optim.c - Keras 2 optimizers, time-based decay or warmup + cosine
+ * schedule, global-norm clipping.
  *
  * Parameters, moments and velocities are float; the scalars derived from the
  * hyper-parameters (Adam's bias-corrected lr_t, 1 - beta) are computed in
@@ -14,6 +15,20 @@ double tr_lr_decayed(double lr0, double decay, long iterations)
     if (decay <= 0.0 || iterations <= 0)
         return lr0;
     return lr0 / (1.0 + decay * (double)iterations);
+}
+
+double tr_lr_at(const tr_config *c, long iterations, long total)
+{
+    if (c->schedule != TR_SCHEDULE_COSINE)
+        return tr_lr_decayed(c->lr, c->decay, iterations);
+    long warm = lround(c->warmup * (double)total);
+    if (iterations < warm)
+        return c->lr * (double)(iterations + 1) / (double)warm;
+    long span = total - warm - 1;
+    double progress = span > 0 ? (double)(iterations - warm) / (double)span : 0.0;
+    if (progress > 1.0)
+        progress = 1.0;
+    return c->lr_min + 0.5 * (c->lr - c->lr_min) * (1.0 + cos(3.14159265358979323846 * progress));
 }
 
 TR_SIMD void tr_adam_update(float *p, float *m, float *v, const float *g, long n,
@@ -53,6 +68,13 @@ TR_SIMD void tr_sgd_update(float *p, float *vel, const float *g, long n, double 
         else
             p[i] += vi;
     }
+}
+
+TR_SIMD void tr_weight_decay(float *p, long n, double lr, double wd)
+{
+    const float keep = (float)(1.0 - lr * wd);
+    for (long i = 0; i < n; i++)
+        p[i] *= keep;
 }
 
 double tr_sum_squares(const float *g, long n)

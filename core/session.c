@@ -11,6 +11,7 @@
 #include "bleu.h"
 #include "reduce.h"
 #include "rng.h"
+#include "augment.h"
 #include "trainer/layers.h"
 
 #include <math.h>
@@ -93,6 +94,11 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         goto fail;
     if ((st = tr_data_load(&s->vocabs, &s->pairs, cfg, with_data, err)))
         goto fail;
+    if (cfg->shift > 0 && s->pairs.height > 0 && (cfg->shift >= s->pairs.height || cfg->shift >= s->pairs.width)) {
+        st = tr_error_set(err, TR_ERR_CONFIG, "%s: data.shift must be less than the images' %dx%d, got %ld", cfg->path,
+                          s->pairs.height, s->pairs.width, cfg->shift);
+        goto fail;
+    }
 
     s->comm = tr_comm_world();
     s->report_rank = -1;
@@ -229,15 +235,20 @@ static void pixels_to_float(float *out, const uint8_t *px, size_t n)
         out[i] = (float)px[i] * (1.0f / 255.0f);
 }
 
+/* Samples idx[0..n) into the shard's buffers; for training (aug != NULL)
+ * images get data.flip/data.shift, keyed by the epoch and sample index. */
 static void gather(int32_t *src, int32_t *tgt, float *input, const tr_pairs *p,
-                   const int32_t *idx, int n)
+                   const int32_t *idx, int n, const tr_config *aug, long epoch)
 {
     const size_t px = (size_t)p->channels * p->height * p->width;
     for (int j = 0; j < n; j++) {
         if (p->src_len)
             memcpy(src + (size_t)j * p->src_len, p->src + (size_t)idx[j] * p->src_len, (size_t)p->src_len * sizeof *src);
         memcpy(tgt + (size_t)j * p->tgt_len, p->tgt + (size_t)idx[j] * p->tgt_len, (size_t)p->tgt_len * sizeof *tgt);
-        if (px)
+        if (px && aug && (aug->flip || aug->shift > 0))
+            tr_augment_image(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, p->channels, p->height,
+                             p->width, aug->flip, (int)aug->shift, tr_augment_key((uint64_t)aug->seed, epoch, idx[j]));
+        else if (px)
             pixels_to_float(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, px);
     }
 }
@@ -302,7 +313,17 @@ static void apply_update(tr_session *s)
         sum += part[k];
     s->grad_norm = sqrt(sum);
     const double clip = c->clip_norm > 0 && s->grad_norm > c->clip_norm ? c->clip_norm / s->grad_norm : 1.0;
-    const double lr = tr_lr_decayed(c->lr, c->decay, s->step);
+    const double lr = tr_lr_at(c, s->step, tr_session_steps_per_epoch(s) * c->epochs);
+    if (c->weight_decay > 0) {
+        /* decoupled, as PyTorch's AdamW: shrink every trained value (not
+         * the running statistics) by lr * wd, before the optimizer step */
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int t = 0; t < s->reg.n; t++) {
+            const tr_tensor *T = &s->reg.tensors[t];
+            if (!T->running)
+                tr_weight_decay(s->params + T->offset, (long)T->count, lr, c->weight_decay);
+        }
+    }
     #pragma omp parallel for schedule(static)
     for (long k = 0; k < nch; k++) {
         long o = k * CHUNK, m = total - o < CHUNK ? total - o : CHUNK;
@@ -346,9 +367,11 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     const int nsh = (n + g - 1) / g;
     const int R = s->comm.size, r = s->comm.rank;
     const int lo = (int)((long)r * nsh / R), hi = (int)((long)(r + 1) * nsh / R);
+    const long epoch = s->step / tr_session_steps_per_epoch(s);
     memset(s->shard_loss, 0, (size_t)nsh * sizeof *s->shard_loss);
     const int dirty = s->shards_dirty;
     s->shards_dirty = 1; /* until a reduction has consumed (and zeroed) them */
+    double tc = now_s();
     #pragma omp parallel for schedule(dynamic, 1)
     for (int sh = lo; sh < hi; sh++) {
         void *scr;
@@ -356,7 +379,7 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
         float *input;
         thread_buffers(s, &scr, &src, &tgt, &input);
         int m = n - sh * g < g ? n - sh * g : g;
-        gather(src, tgt, input, &s->pairs, idx + (size_t)sh * g, m);
+        gather(src, tgt, input, &s->pairs, idx + (size_t)sh * g, m, s->cfg, epoch);
         float *gr = s->shard_grads + (size_t)(sh - lo) * total;
         if (dirty) /* otherwise the last reduction left them zero */
             memset(gr, 0, total * sizeof *gr);
@@ -367,6 +390,7 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
             s->shard_err[sh].status == TR_OK)
             s->shard_err[sh].status = TR_ERR_MODEL;
     }
+    s->compute_seconds += now_s() - tc;
     /* A failure on any rank stops every rank at the same step; the lowest
      * failing rank's lowest failing shard is the one reported. */
     int failed = 0;
@@ -395,7 +419,9 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
         memset(s->maxabs, 0, (size_t)nt * sizeof *s->maxabs);
     s->maxabs[nt] = failed ? (float)(R - r) : 0.0f;
     s->maxabs[nt + 1] = (float)tr_stop_signal; /* a stop request (its signal), agreed at this step */
+    double ts = now_s();
     tr_comm_max_float(&s->comm, s->maxabs, nt + 2);
+    s->sync_seconds += now_s() - ts;
     s->stop = (int)s->maxabs[nt + 1];
     int fr = s->maxabs[nt] > 0.0f ? R - (int)s->maxabs[nt] : -1;
     if (fr >= 0) {
@@ -404,7 +430,9 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
             tr_error_set(err, TR_ERR_MODEL, "stopped: rank %d failed at step %ld", fr, s->step + 1);
         return TR_ERR_MODEL;
     }
+    ts = now_s();
     tr_comm_sum_double(&s->comm, s->shard_loss, nsh); /* each shard's loss is on one rank, 0 elsewhere */
+    s->sync_seconds += now_s() - ts;
     double loss = 0.0;
     for (int sh = 0; sh < nsh; sh++)
         loss += s->shard_loss[sh];
@@ -421,8 +449,10 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     if (st)
         return st;
 
+    t0 = now_s();
     update_running(s);
     apply_update(s);
+    s->update_seconds += now_s() - t0;
     s->step++;
     *loss_sum = loss;
     return TR_OK;
@@ -466,6 +496,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
     const long total_steps = spe * c->epochs;
     long done = 0, win_samples = 0, all_samples = 0;
     double win_loss = 0.0, t0 = now_s(), win_t0 = t0, reduce0 = s->reduce_seconds;
+    double compute0 = s->compute_seconds, sync0 = s->sync_seconds, update0 = s->update_seconds;
     while (s->step < total_steps && (max_steps < 0 || done < max_steps)) {
         long epoch = s->step / spe, k = s->step % spe;
         if (s->perm_epoch != epoch) {
@@ -492,7 +523,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
             double rate = win_samples / (t - win_t0 > 1e-9 ? t - win_t0 : 1e-9);
             double overall = all_samples / (t - t0 > 1e-9 ? t - t0 : 1e-9);
             long left = (total_steps - s->step) * B;
-            double lr = tr_lr_decayed(c->lr, c->decay, s->step - 1);
+            double lr = tr_lr_at(c, s->step - 1, total_steps);
             char eta[32];
             fmt_duration(eta, sizeof eta, left / overall);
             if (log) {
@@ -528,12 +559,30 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                                 s->step, s->ckpt_path ? "checkpoint saved: run the same command to resume" : "nothing saved");
         }
     }
+    /* the fastest and slowest rank's compute per step: a straggler shows as
+     * rank 0 waiting (every rank calls this; done is the same on all) */
+    float spread[2] = {0.0f, 0.0f};
+    if (done > 0) {
+        float cm = (float)(1e3 * (s->compute_seconds - compute0) / done);
+        spread[0] = cm;
+        spread[1] = -cm;
+        tr_comm_max_float(&s->comm, spread, 2);
+    }
     if (log && done > 0) {
         double t = now_s() - t0;
         double red = s->reduce_seconds - reduce0;
         fprintf(log, "train done: %ld samples in %.2f s, %.1f samples/s\n", all_samples, t, all_samples / (t > 1e-9 ? t : 1e-9));
         fprintf(log, "gradient reduction (%s): %.3f ms/step, %.1f%% of step time\n",
                 s->cfg->exact_reduce ? "exact int64" : "float", 1e3 * red / done, 100.0 * red / (t > 1e-9 ? t : 1e-9));
+        /* where a step's time goes on this rank; "rest" holds logging,
+         * evaluation and checkpoints */
+        double cm = 1e3 * (s->compute_seconds - compute0) / done, sy = 1e3 * (s->sync_seconds - sync0) / done;
+        double up = 1e3 * (s->update_seconds - update0) / done, all = 1e3 * t / done;
+        fprintf(log, "time per step (rank 0): %.3f ms = compute %.3f + waiting for ranks %.3f + reduction %.3f + optimizer %.3f + rest %.3f\n",
+                all, cm, sy, 1e3 * red / done, up, all - cm - sy - 1e3 * red / done - up);
+        if (s->comm.size > 1)
+            fprintf(log, "compute per step over the %d ranks: fastest %.3f ms, slowest %.3f ms\n", s->comm.size,
+                    -spread[1], spread[0]);
         fflush(log);
     }
     return TR_OK;

@@ -62,6 +62,9 @@ typedef struct tr_session {
     long step;                 /* optimizer updates done */
     double grad_norm;          /* of the last step, before clipping */
     double reduce_seconds;     /* time spent combining gradients (all steps) */
+    double compute_seconds;    /* this rank's forward/backward over its shards (all steps) */
+    double sync_seconds;       /* the per-step flag/max and loss allreduces: mostly waiting for slower ranks */
+    double update_seconds;     /* running statistics, clipping and the optimizer (all steps) */
 } tr_session;
 
 /* Loads the plugin, vocabularies, (with_data) the pairs, creates the model

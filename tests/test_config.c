@@ -375,6 +375,37 @@ static void test_ranges(void)
     expect_error("data:\n  tgt_len: 0\n", 0, NULL, "@:2:12: data.tgt_len: must be > 0, got 0");
 }
 
+/* train.schedule, warmup, lr_min: stored in their own fields, and the keys
+ * that one schedule would ignore are refused. */
+static void test_schedule(void)
+{
+    tr_config *c = NULL;
+    tr_error err;
+    CU_ASSERT_EQUAL_FATAL(load(MINIMAL_HEAD "train:\n  schedule: cosine\n  warmup: 0.1\n  lr_min: 1e-5\n",
+                               0, NULL, &c, &err), TR_OK);
+    CU_ASSERT_EQUAL(c->schedule, TR_SCHEDULE_COSINE);
+    CU_ASSERT_EQUAL(c->data_kind, TR_DATA_CHAR_PAIRS); /* an enum must not land in another's field */
+    CU_ASSERT_EQUAL(c->optimizer, TR_OPTIM_ADAM);
+    CU_ASSERT_DOUBLE_EQUAL(c->warmup, 0.1, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(c->lr_min, 1e-5, 0.0);
+    tr_config_free(c);
+    CU_ASSERT_EQUAL_FATAL(load(MINIMAL_HEAD, 0, NULL, &c, &err), TR_OK);
+    CU_ASSERT_EQUAL(c->schedule, TR_SCHEDULE_CONSTANT);
+    CU_ASSERT_DOUBLE_EQUAL(c->warmup, 0.0, 0.0);
+    tr_config_free(c);
+
+    expect_error(MINIMAL_HEAD "train:\n  schedule: cosine\n  decay: 0.1\n", 0, NULL,
+                 "@:9:1: train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them");
+    expect_error(MINIMAL_HEAD "train:\n  warmup: 0.1\n", 0, NULL,
+                 "@:9:1: train.warmup and train.lr_min apply only to train.schedule: cosine");
+    char *ovr[] = {"train.lr_min=0.01"};
+    expect_error(MINIMAL_HEAD "train:\n  schedule: cosine\n  lr: 0.001\n", 1, ovr,
+                 "@:9:1: train.lr_min must not exceed train.lr");
+    expect_error("train:\n  schedule: cosin\n", 0, NULL,
+                 "@:2:13: train.schedule: expected one of constant|cosine, got 'cosin' (did you mean 'cosine'?)");
+    expect_error("train:\n  warmup: 1\n", 0, NULL, "@:2:11: train.warmup: must be in [0, 1), got 1");
+}
+
 static void test_enums_and_strings(void)
 {
     expect_error("train:\n  optimizer: adamw\n", 0, NULL,
@@ -409,7 +440,7 @@ static void test_unknown_keys(void)
                  "@:4:3: unknown key 'epoch' in 'train' (did you mean 'epochs'?)");
     expect_error("train:\n  batch: 1\n  hiden_size: 5\n", 0, NULL,
                  "@:3:3: unknown key 'hiden_size' in 'train' (valid keys: epochs, "
-                 "batch, micro_batch, optimizer, lr, decay, beta1, beta2, eps, "
+                 "batch, micro_batch, optimizer, lr, decay, schedule, warmup, lr_min, weight_decay, beta1, beta2, eps, "
                  "momentum, nesterov, clip_norm, shuffle, log_every, eval_every, exact_reduce, checkpoint_every, attention_samples, bleu_samples)");
     expect_error("data:\n  pair: x\n", 0, NULL,
                  "@:2:3: unknown key 'pair' in 'data' (did you mean 'pairs'?)");
@@ -755,6 +786,7 @@ int main(void)
         {"booleans", test_booleans},
         {"ranges", test_ranges},
         {"enums and strings", test_enums_and_strings},
+        {"schedule", test_schedule},
         {"unknown keys and sections", test_unknown_keys},
         {"missing required keys", test_missing_required},
         {"YAML structure errors", test_structure_errors},

@@ -1,4 +1,4 @@
-/* tests/test_optim.c - decay schedule, Adam, SGD (momentum, Nesterov),
+/* tests/test_optim.c - decay and cosine schedules, Adam, SGD (momentum, Nesterov),
  * global norm and global-norm clipping against hand-computed values. */
 #include "optim.h"
 #include "tr_test.h"
@@ -27,6 +27,56 @@ static void test_decay_schedule(void)
     CU_ASSERT_DOUBLE_EQUAL(tr_lr_decayed(0.001, 0.0, 123456), 0.001, 0.0);
     /* strictly decreasing with iterations */
     CU_ASSERT(tr_lr_decayed(0.01, 0.1, 5) < tr_lr_decayed(0.01, 0.1, 4));
+}
+
+/* Warmup + cosine: linear ramp over round(warmup * total) updates, then half
+ * a cosine from lr to lr_min reached at the last update; constant falls back
+ * to the Keras decay. */
+static void test_cosine_schedule(void)
+{
+    tr_config c;
+    memset(&c, 0, sizeof c);
+    c.lr = 0.01;
+    c.decay = 0.1;
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 10, 100), 0.005, 1e-15); /* constant + decay */
+    c.decay = 0.0;
+    c.schedule = TR_SCHEDULE_COSINE;
+    c.warmup = 0.1;
+    c.lr_min = 0.001;
+    /* 100 updates: 10 of warmup (0.001, 0.002, ... 0.01), then 90 down to lr_min */
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 0, 100), 0.001, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 4, 100), 0.005, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 9, 100), 0.01, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 10, 100), 0.01, 1e-15);
+    /* halfway through the cosine: the mean of lr and lr_min */
+    c.warmup = 0.0;
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 0, 101), 0.01, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 50, 101), 0.0055, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 25, 101), 0.001 + 0.009 * 0.5 * (1 + cos(acos(-1.0) / 4)), 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 100, 101), 0.001, 1e-15);
+    /* past the end (a run extended by more epochs): stays at lr_min */
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 500, 101), 0.001, 1e-15);
+    /* monotone after warmup */
+    for (long i = 1; i < 101; i++)
+        CU_ASSERT(tr_lr_at(&c, i, 101) <= tr_lr_at(&c, i - 1, 101));
+    /* one update in all: lr itself */
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 0, 1), 0.01, 1e-15);
+}
+
+/* AdamW's decoupled decay: p *= 1 - lr * wd, then the optimizer step. */
+static void test_weight_decay(void)
+{
+    float p[3] = {1.0f, -2.0f, 0.5f};
+    tr_weight_decay(p, 3, 0.01, 0.5);
+    CU_ASSERT_EQUAL(p[0], 1.0f * 0.995f);
+    CU_ASSERT_EQUAL(p[1], -2.0f * 0.995f);
+    CU_ASSERT_EQUAL(p[2], 0.5f * 0.995f);
+    /* with Adam: the same as PyTorch's AdamW step 1 (lr 0.1, wd 0.1, g 0.5):
+     * p = 1 * (1 - 0.01) - 0.1 * sign(g) (the bias-corrected first step) */
+    float q[1] = {1.0f}, m[1] = {0}, v[1] = {0}, g[1] = {0.5f};
+    tr_weight_decay(q, 1, 0.1, 0.1);
+    tr_adam_update(q, m, v, g, 1, 0.1, 0.9, 0.999, 1e-8, 1);
+    CU_ASSERT(close_rel(q[0], 0.99 - 0.1, 1e-6, 0.0));
 }
 
 /* Adam: 3 steps on 3 values, lr 0.01, beta1 0.9, beta2 0.999, eps 1e-7.
@@ -217,6 +267,8 @@ int main(void)
 {
     static const tr_test_case cases[] = {
         {"decay_schedule", test_decay_schedule},
+        {"cosine_schedule", test_cosine_schedule},
+        {"weight_decay", test_weight_decay},
         {"adam_three_steps", test_adam_three_steps},
         {"adam_uses_step", test_adam_uses_step},
         {"adam_quadratic", test_adam_quadratic},

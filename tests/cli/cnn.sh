@@ -10,9 +10,10 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 export TRAINER="$trainer"
-# 600 images in batches of 128 (5 steps, the last of 88 = 3 micro-shards)
+# 600 images in batches of 128 (5 steps, the last of 88 = 3 micro-shards),
+# with random flips and shifts (keyed by sample, so the same on any layout)
 args=(configs/cnn_cbam_bn.yaml data.train=600 data.test=200 train.epochs=1 train.log_every=2
-      train.attention_samples=4)
+      train.attention_samples=4 data.flip=true data.shift=2)
 for layout in 1x1 1x2 2x1 2x2; do
     n=${layout%x*} t=${layout#*x}
     launch/run.sh -n "$n" -t "$t" "${args[@]}" run.out="$tmp/$layout" >"$tmp/$layout.log" 2>&1 \
@@ -27,6 +28,10 @@ for layout in 1x2 2x1 2x2; do
         || fail "layout $layout differs from 1x1"
 done
 echo "ok: 1x2 2x1 2x2 bitwise identical to 1x1 (weights and batch-norm running statistics)"
+launch/run.sh -n 1 -t 1 "${args[@]}" data.flip=false data.shift=0 run.out="$tmp/plain" >"$tmp/plain.log" 2>&1 \
+    || { cat "$tmp/plain.log"; fail "the run without augmentation did not run"; }
+h5diff -q "$tmp/1x1/checkpoint.h5" "$tmp/plain/checkpoint.h5" /params /params >/dev/null \
+    && fail "data.flip/data.shift changed nothing"
 h5dump -d /params/block1.bn.running_var "$tmp/1x1/checkpoint.h5" | grep -q "1, 1, 1" \
     && fail "the running variance never moved from 1"
 /usr/bin/python3 tests/tools/check_image_attention.py "$tmp/1x1/attention.h5" --attention cbam --samples 4 \
@@ -77,4 +82,8 @@ sed -e '/^model:/,/^data:/{/^model:/!{/^data:/!d}}' -e 's/^model:/model:\n  plug
 expect 2 "cnn_attn trains on images: set data.kind: idx_images" \
     "$trainer" "$tmp/time_cnn.yaml" data.pairs=data/time/time_dataset.json data.vocabs=data/time/time_vocabs.json \
     run.out="$tmp/e6"
-for e in e1 e2 e3 e4 e5 e6; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done
+expect 2 "data.shift must be less than the images' 28x28, got 28" \
+    "$trainer" configs/cnn_plain.yaml data.shift=28 run.out="$tmp/e7"
+expect 2 "data.flip and data.shift apply only to data.kind: idx_images" \
+    "$trainer" configs/time.yaml data.flip=true run.out="$tmp/e8"
+for e in e1 e2 e3 e4 e5 e6 e7 e8; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done
