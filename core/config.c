@@ -993,6 +993,23 @@ static char *default_run_name(const char *path)
     return strndup(b, n);
 }
 
+/* Keys that the rest of the config would silently ignore, or that contradict
+ * each other: the reason (and its section in *sec), or NULL. */
+static const char *conflicting_keys(const tr_config *c, int *sec)
+{
+    *sec = SEC_DATA;
+    if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES)
+        return "data.flip and data.shift apply only to data.kind: idx_images";
+    *sec = SEC_TRAIN;
+    if (c->schedule == TR_SCHEDULE_COSINE && c->decay > 0)
+        return "train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them";
+    if (c->schedule != TR_SCHEDULE_COSINE && (c->warmup > 0 || c->lr_min > 0))
+        return "train.warmup and train.lr_min apply only to train.schedule: cosine";
+    if (c->lr_min > c->lr)
+        return "train.lr_min must not exceed train.lr";
+    return NULL;
+}
+
 static tr_status finish(loader *L, int n_overrides, char *const *overrides)
 {
     tr_config *c = L->c;
@@ -1011,23 +1028,12 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
                             "%s: missing required key '%s.%s'", where,
                             section_names[d->section], d->name);
     }
-    /* keys that would otherwise be silently ignored */
-    {
-        const char *why = NULL;
-        if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES)
-            why = "data.flip and data.shift apply only to data.kind: idx_images";
-        else if (c->schedule == TR_SCHEDULE_COSINE && c->decay > 0)
-            why = "train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them";
-        else if (c->schedule != TR_SCHEDULE_COSINE && (c->warmup > 0 || c->lr_min > 0))
-            why = "train.warmup and train.lr_min apply only to train.schedule: cosine";
-        else if (c->lr_min > c->lr)
-            why = "train.lr_min must not exceed train.lr";
-        if (why) {
-            char where[1200];
-            int sec = why[0] == 'd' ? SEC_DATA : SEC_TRAIN;
-            file_where(where, sizeof where, c->path, L->section_seen[sec] ? L->section_mark[sec] : L->top_mark);
-            return tr_error_set(L->err, TR_ERR_CONFIG, "%s: %s", where, why);
-        }
+    int sec;
+    const char *why = conflicting_keys(c, &sec);
+    if (why) {
+        char where[1200];
+        file_where(where, sizeof where, c->path, L->section_seen[sec] ? L->section_mark[sec] : L->top_mark);
+        return tr_error_set(L->err, TR_ERR_CONFIG, "%s: %s", where, why);
     }
     if (c->data_kind == TR_DATA_IDX_IMAGES) {
         /* images in, one class label out */

@@ -574,8 +574,8 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
         fprintf(log, "train done: %ld samples in %.2f s, %.1f samples/s\n", all_samples, t, all_samples / (t > 1e-9 ? t : 1e-9));
         fprintf(log, "gradient reduction (%s): %.3f ms/step, %.1f%% of step time\n",
                 s->cfg->exact_reduce ? "exact int64" : "float", 1e3 * red / done, 100.0 * red / (t > 1e-9 ? t : 1e-9));
-        /* where a step's time goes on this rank; "rest" holds logging,
-         * evaluation and checkpoints */
+        /* where a step's time goes on this rank; "rest" holds logging and
+         * checkpoints (evaluation runs between calls, outside these figures) */
         double cm = 1e3 * (s->compute_seconds - compute0) / done, sy = 1e3 * (s->sync_seconds - sync0) / done;
         double up = 1e3 * (s->update_seconds - update0) / done, all = 1e3 * t / done;
         fprintf(log, "time per step (rank 0): %.3f ms = compute %.3f + waiting for ranks %.3f + reduction %.3f + optimizer %.3f + rest %.3f\n",
