@@ -76,42 +76,56 @@ TR_SIMD void tr_softmax_backward(float *dx, const float *dy, const float *y,
     }
 }
 
-TR_SIMD double tr_softmax_xent_forward(float *probs, const float *logits,
-                               const int32_t *targets, int N, int C)
+TR_SIMD double tr_softmax_xent_smooth_forward(float *probs, const float *logits, const int32_t *targets,
+                                             float smoothing, int N, int C)
 {
     double loss = 0.0;
     if (N <= 0 || C <= 0)
         return loss;
+    const double e = (double)smoothing;
     for (size_t n = 0; n < (size_t)N; n++) {
         const float *x = logits + n * (size_t)C;
         float *p = probs + n * (size_t)C;
         const int32_t t = targets[n];
         float m = x[0];
+        double xsum = 0.0; /* read before probs may overwrite */
         for (int c = 1; c < C; c++)
             m = x[c] > m ? x[c] : m;
-        const float xt = t >= 0 ? x[t] : 0.0f; /* read before probs may overwrite */
+        if (e > 0.0)
+            for (int c = 0; c < C; c++)
+                xsum += (double)x[c];
+        const float xt = t >= 0 ? x[t] : 0.0f;
         float s = 0.0f;
         for (int c = 0; c < C; c++) {
-            float e = tr_exp(x[c] - m);
-            p[c] = e;
-            s += e;
+            float ex = tr_exp(x[c] - m);
+            p[c] = ex;
+            s += ex;
         }
         float inv = 1.0f / s;
         for (int c = 0; c < C; c++)
             p[c] *= inv;
-        /* -log softmax(x)_t = log sum exp(x) - x_t, without log(0) */
-        if (t >= 0)
+        /* -log softmax(x)_c = log sum exp(x) - x_c, without log(0); the
+         * smoothed target puts 1-e on t and e/C on every class */
+        if (t >= 0) {
             loss += (double)m + log((double)s) - (double)xt;
+            if (e > 0.0)
+                loss += e * ((double)xt - xsum / C);
+        }
     }
     return loss;
 }
 
-TR_SIMD void tr_softmax_xent_backward(float *dlogits, const float *probs,
-                              const int32_t *targets, float scale, int N,
-                              int C)
+double tr_softmax_xent_forward(float *probs, const float *logits, const int32_t *targets, int N, int C)
+{
+    return tr_softmax_xent_smooth_forward(probs, logits, targets, 0.0f, N, C);
+}
+
+TR_SIMD void tr_softmax_xent_smooth_backward(float *dlogits, const float *probs, const int32_t *targets,
+                                           float smoothing, float scale, int N, int C)
 {
     if (!dlogits || N <= 0 || C <= 0)
         return;
+    const float spread = scale * smoothing / (float)C;
     for (size_t n = 0; n < (size_t)N; n++) {
         const int32_t t = targets[n];
         if (t < 0)
@@ -120,6 +134,16 @@ TR_SIMD void tr_softmax_xent_backward(float *dlogits, const float *probs,
         const float *restrict p = probs + n * (size_t)C;
         for (int c = 0; c < C; c++)
             d[c] += scale * p[c];
+        if (smoothing > 0.0f) {
+            for (int c = 0; c < C; c++)
+                d[c] -= spread;
+            d[t] += scale * smoothing;
+        }
         d[t] -= scale;
     }
+}
+
+void tr_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *targets, float scale, int N, int C)
+{
+    tr_softmax_xent_smooth_backward(dlogits, probs, targets, 0.0f, scale, N, C);
 }

@@ -10,7 +10,8 @@
 #include "tr_model_check.h"
 #include "trainer/vision.h"
 
-static tr_session *open_small(const char *attention, const char *norm)
+/* extra: one more override, or NULL */
+static tr_session *open_small(const char *attention, const char *norm, const char *extra)
 {
     char path[1024], att[64], nrm[64], *ov[8];
     int n = 0;
@@ -23,6 +24,8 @@ static tr_session *open_small(const char *attention, const char *norm)
     ov[n++] = "data.test=16";
     ov[n++] = "train.micro_batch=4";
     ov[n++] = "run.out=/tmp/trainer-test-cnn";
+    if (extra)
+        ov[n++] = (char *)extra;
     tr_config *cfg = NULL;
     tr_error err = {0};
     if (tr_config_load(&cfg, path, n, ov, &err)) {
@@ -44,9 +47,9 @@ static tr_batch batch_of(tr_session *s, float *input, int n)
     return b;
 }
 
-static void gradient(const char *attention, const char *norm)
+static void gradient(const char *attention, const char *norm, const char *extra)
 {
-    tr_session *s = open_small(attention, norm);
+    tr_session *s = open_small(attention, norm, extra);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     float *input = malloc(3 * s->input_size * sizeof *input);
     CU_ASSERT_PTR_NOT_NULL_FATAL(input);
@@ -66,7 +69,7 @@ static void gradient(const char *attention, const char *norm)
     int checked = 0;
     double worst = 0;
     int bad = tr_model_gradcheck_h(s, &b, 8, 1e-3, &checked, &worst);
-    printf("\n  %-5s %-5s %d entries, %d above 2e-2, worst %.2e", attention, norm, checked, bad, worst);
+    printf("\n  %-5s %-5s %s %d entries, %d above 2e-2, worst %.2e", attention, norm, extra ? extra : "", checked, bad, worst);
     /* Thousands of ReLU kinks in float leave a few entries (a batch-norm
      * gamma moves every unit of its channel) noisy at any step size; the
      * layers' own checks (unit_vision) are strict. A wrong gradient shows
@@ -78,17 +81,18 @@ static void gradient(const char *attention, const char *norm)
     tr_session_close(s);
 }
 
-static void grad_none(void) { gradient("none", "none"); }
-static void grad_se(void) { gradient("se", "none"); }
-static void grad_cbam(void) { gradient("cbam", "none"); }
-static void grad_se_bn(void) { gradient("se", "batch"); }
-static void grad_cbam_bn(void) { gradient("cbam", "batch"); }
+static void grad_none(void) { gradient("none", "none", NULL); }
+static void grad_se(void) { gradient("se", "none", NULL); }
+static void grad_cbam(void) { gradient("cbam", "none", NULL); }
+static void grad_se_bn(void) { gradient("se", "batch", NULL); }
+static void grad_cbam_bn(void) { gradient("cbam", "batch", NULL); }
+static void grad_cbam_bn_smooth(void) { gradient("cbam", "batch", "model.label_smoothing=0.1"); }
 
 /* train() adds n * (block 1's batch mean, unbiased variance) into the
  * running statistics' slots: recompute them from the first convolution. */
 static void running_statistics(void)
 {
-    tr_session *s = open_small("cbam", "batch");
+    tr_session *s = open_small("cbam", "batch", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     const int n = 4, C = 32, HW = 28 * 28;
     float *input = malloc((size_t)n * s->input_size * sizeof *input);
@@ -131,7 +135,7 @@ static void running_statistics(void)
  * towards the step's mean; prediction uses it (changes the output). */
 static void running_update(void)
 {
-    tr_session *s = open_small("none", "batch");
+    tr_session *s = open_small("none", "batch", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     const tr_tensor *rv = tr_registry_find(&s->reg, "block2.bn.running_var");
     CU_ASSERT_FATAL(rv != NULL);
@@ -149,7 +153,7 @@ static void running_update(void)
  * in (0, 1) with the declared shapes. */
 static void maps(void)
 {
-    tr_session *s = open_small("cbam", "none");
+    tr_session *s = open_small("cbam", "none", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL_FATAL(s->n_maps, 6);
     const int want[6][3] = {{1, 32, 0}, {2, 28, 28}, {1, 64, 0}, {2, 14, 14}, {1, 128, 0}, {2, 7, 7}};
@@ -187,6 +191,7 @@ int main(void)
         {"gradient, cbam", grad_cbam},
         {"gradient, se + batch norm", grad_se_bn},
         {"gradient, cbam + batch norm", grad_cbam_bn},
+        {"gradient, cbam + batch norm + label smoothing", grad_cbam_bn_smooth},
         {"batch statistics for the running averages", running_statistics},
         {"running statistics move after a step", running_update},
         {"predict exports the attention maps", maps},

@@ -370,6 +370,52 @@ static void test_xent(void)
     free(c.logits); free(c.probs); free(dl); free(once);
 }
 
+typedef struct {
+    xent_ctx x;
+    float smoothing;
+} smooth_ctx;
+
+static double smooth_loss(void *p)
+{
+    smooth_ctx *c = p;
+    return c->x.scale * tr_softmax_xent_smooth_forward(c->x.probs, c->x.logits, c->x.tg, c->smoothing, c->x.N,
+                                                       c->x.C);
+}
+
+static void test_xent_smooth(void)
+{
+    rng_seed(52);
+    static const int32_t tg[3] = {1, -1, 3};
+    smooth_ctx c = {.x = {.N = 3, .C = 4, .scale = 0.5f, .tg = tg}, .smoothing = 0.2f};
+    int n = c.x.N * c.x.C;
+    c.x.logits = frand(n, -3, 3);
+    c.x.probs = falloc(n);
+    float *dl = falloc(n);
+    /* the cross-entropy with the target 0.8*onehot + 0.05 on each class */
+    double L = smooth_loss(&c), want = 0.0;
+    for (int r = 0; r < c.x.N; r++)
+        for (int k = 0; tg[r] >= 0 && k < c.x.C; k++)
+            want -= ((k == tg[r] ? 0.8 : 0.0) + 0.05) * log(c.x.probs[r * c.x.C + k]);
+    CU_ASSERT(close_to(L, c.x.scale * want, 1e-5));
+    tr_softmax_xent_smooth_backward(dl, c.x.probs, tg, c.smoothing, c.x.scale, c.x.N, c.x.C);
+    CU_ASSERT(all_zero(dl + 1 * c.x.C, c.x.C)); /* ignored target: no gradient */
+    GRAD_OK("smoothed xent dlogits", smooth_loss, &c, c.x.logits, dl, n);
+
+    /* smoothing 0 is the plain loss, to the bit */
+    float *d0 = falloc(n), *d1 = falloc(n), *p1 = falloc(n);
+    c.smoothing = 0.0f;
+    double l0 = smooth_loss(&c);
+    CU_ASSERT(l0 == c.x.scale * tr_softmax_xent_forward(p1, c.x.logits, tg, c.x.N, c.x.C));
+    tr_softmax_xent_smooth_backward(d0, c.x.probs, tg, 0.0f, 1.0f, c.x.N, c.x.C);
+    tr_softmax_xent_backward(d1, p1, tg, 1.0f, c.x.N, c.x.C);
+    CU_ASSERT(memcmp(d0, d1, (size_t)n * sizeof(float)) == 0);
+    /* uniform logits: log C whatever the smoothing */
+    float lg[4] = {2, 2, 2, 2}, pr[4];
+    const int32_t t1[1] = {0};
+    CU_ASSERT(close_to(tr_softmax_xent_smooth_forward(pr, lg, t1, 0.3f, 1, 4), log(4.0), 1e-9));
+    free(c.x.logits); free(c.x.probs); free(dl); free(d0); free(d1); free(p1);
+}
+
 /* ============================================================ LSTM cell */
 
 static void test_lstm_cell_values(void)
@@ -895,6 +941,7 @@ static const tr_test_case cases[] = {
     {"softmax grad (middle axis)", test_softmax_inner},
     {"softmax grad (rows)", test_softmax_rows},
     {"softmax + xent", test_xent},
+    {"softmax + xent, label smoothing", test_xent_smooth},
     {"lstm cell values", test_lstm_cell_values},
     {"lstm cell grad (sigmoid)", test_lstm_cell_sigmoid},
     {"lstm cell grad (hard sigmoid)", test_lstm_cell_hard},

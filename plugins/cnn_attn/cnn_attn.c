@@ -11,8 +11,9 @@
  * batch normalisation after each convolution, with statistics over the
  * call's samples (one micro-shard: layouts stay bitwise identical) and
  * running statistics for prediction, kept as running tensors
- * (tr_param_add_running), so checkpoints carry them. predict() exports each
- * block's channel weights and (cbam) spatial map. */
+ * (tr_param_add_running), so checkpoints carry them. label_smoothing
+ * spreads that share of the training target over all classes. predict()
+ * exports each block's channel weights and (cbam) spatial map. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ typedef struct stage {
 
 typedef struct tr_model {
     int attn, norm, classes;
-    float eps;
+    float eps, smoothing;
     stage st[STAGES];
     size_t fc_w, fc_b;            /* [128, classes], [classes] */
     int n_maps;
@@ -174,11 +175,11 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     const int n = batch->n, C = m->classes;
     bufs b = layout(m, n, scratch);
     forward(m, P, G, &b, batch->input, n, 1);
-    *loss = tr_softmax_xent_forward(b.probs, b.logits, batch->tgt, n, C);
+    *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, batch->tgt, m->smoothing, n, C);
 
     const stage *l = &m->st[STAGES - 1];
     memset(b.dlogits, 0, (size_t)n * C * sizeof(float));
-    tr_softmax_xent_backward(b.dlogits, b.probs, batch->tgt, 1.0f, n, C);
+    tr_softmax_xent_smooth_backward(b.dlogits, b.probs, batch->tgt, m->smoothing, 1.0f, n, C);
     memset(b.dgap, 0, (size_t)n * l->Co * sizeof(float));
     tr_dense_backward(b.dgap, G + m->fc_w, G + m->fc_b, b.dlogits, b.gap, P + m->fc_w, n, l->Co, C);
     int cur = 0; /* b.d[cur] holds the gradient w.r.t. the current tensor */
@@ -271,6 +272,7 @@ static const tr_option_spec options[] = {
     {"reduction", TR_OPT_INT, "8", NULL, "channel reduction of the attention MLPs (C -> C/r)"},
     {"bn_momentum", TR_OPT_FLOAT, "0.1", NULL, "running statistics' update rate (PyTorch's momentum)"},
     {"bn_eps", TR_OPT_FLOAT, "1e-5", NULL, "batch norm epsilon"},
+    {"label_smoothing", TR_OPT_FLOAT, "0", NULL, "share of the target spread over all classes (PyTorch's)"},
 };
 
 static const char *const map_names[STAGES][2] = {
@@ -287,12 +289,15 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
         return tr_error_set(err, TR_ERR_CONFIG, "bn_momentum must be in (0, 1], got %g", o[3].f);
     if (!(o[4].f > 0))
         return tr_error_set(err, TR_ERR_CONFIG, "bn_eps must be > 0, got %g", o[4].f);
+    if (!(o[5].f >= 0 && o[5].f < 1))
+        return tr_error_set(err, TR_ERR_CONFIG, "label_smoothing must be in [0, 1), got %g", o[5].f);
     tr_model *m = calloc(1, sizeof *m);
     if (!m)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
     m->attn = (int)o[0].i;
     m->norm = (int)o[1].i;
     m->eps = (float)o[4].f;
+    m->smoothing = (float)o[5].f;
     m->classes = info->tgt_vocab;
     const tr_init glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0}, zeros = {TR_INIT_ZEROS, 0, 0},
                   ones = {TR_INIT_CONST, 1, 0};
@@ -356,7 +361,7 @@ static const tr_plugin descriptor = {
     .size = sizeof(tr_plugin),
     .abi_version = TR_ABI_VERSION,
     .name = "cnn_attn",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .description = "3-block CNN with SE or CBAM attention (and optional batch norm) for image classes",
     .options = options,
     .n_options = (int)(sizeof options / sizeof options[0]),

@@ -179,6 +179,17 @@ TR_API double tr_softmax_xent_forward(float *probs, const float *logits,
 TR_API void tr_softmax_xent_backward(float *dlogits, const float *probs,
                                      const int32_t *targets, float scale,
                                      int N, int C);
+/* Appended in ABI 1.3. Label smoothing e in [0,1), as PyTorch's CrossEntropyLoss(label_smoothing=e):
+ * the target is (1-e)*onehot(target) + e/C. Returns the sum over counted rows
+ * of its cross-entropy with probs; e = 0 gives tr_softmax_xent_forward. */
+TR_API double tr_softmax_xent_smooth_forward(float *probs, const float *logits,
+                                             const int32_t *targets,
+                                             float smoothing, int N, int C);
+/* dlogits[N,C] += scale * (probs - (1-e)*onehot(target) - e/C) */
+TR_API void tr_softmax_xent_smooth_backward(float *dlogits, const float *probs,
+                                            const int32_t *targets,
+                                            float smoothing, float scale,
+                                            int N, int C);
 
 /* ---- small helpers */
 
