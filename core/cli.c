@@ -211,8 +211,8 @@ static int train_session(tr_session *s, int fresh)
         printf("layout: %d rank%s x %d thread%s; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", R,
                R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, spe, c->epochs);
         long most = (long)((shards + R - 1) / R) * s->micro;
-        printf("layout: %d micro-shards per step, %d-%d per rank (up to %ld samples per rank per step)%s\n", shards,
-               shards / R, (shards + R - 1) / R, most < c->batch ? most : c->batch,
+        printf("layout: %d micro-shard%s per step, %d-%d per rank (up to %ld samples per rank per step)%s\n", shards,
+               shards > 1 ? "s" : "", shards / R, (shards + R - 1) / R, most < c->batch ? most : c->batch,
                shards < R ? "; some ranks idle: more ranks than micro-shards" : "");
         if (have)
             printf("resumed from %s at step %ld (epoch %ld)%s\n", ck, s->step, s->step / spe,
