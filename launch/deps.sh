@@ -7,10 +7,12 @@ profile="${1:-run}"
 pkgs=(cmake make gcc pkg-config libc6-dev
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libyaml-dev libopenblas-dev zlib1g-dev libpng-dev python3
-      dataset-fashion-mnist)
+      dataset-fashion-mnist
+      curl ca-certificates)   # data/prepare.sh downloads what it has no local copy of
 case "$profile" in
     run)  pkgs+=(python3-h5py python3-matplotlib) ;;
-    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc g++) ;;  # g++: the headers compile as C++
+    # g++: the headers compile as C++; debootstrap, git: the bare-Debian set-up test
+    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc g++ debootstrap git) ;;
     *) echo "deps.sh: unknown profile '$profile' (run|test)" >&2; exit 2 ;;
 esac
 missing=()

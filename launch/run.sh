@@ -7,15 +7,19 @@
 #   launch/run.sh -n 2 -t 1 configs/time.yaml train.epochs=5
 #   launch/run.sh -n 8 --hostfile hosts configs/time.yaml   several machines
 #
+# Installed with the trainer as `trainer-run` (same options).
+#
 # It sets OMP_NUM_THREADS (default: this machine's cores / ranks, at least 1)
 # and OPENBLAS_NUM_THREADS=1 on every rank, oversubscribes when there are more
 # ranks than cores (with OMP_WAIT_POLICY=PASSIVE, so idle threads sleep),
 # unbinds ranks that run several threads (Open MPI binds a rank to one core
 # by default), allows running as root, and keeps mpirun's own banners quiet
 # so an error is the trainer's one line.
-# TRAINER=path/to/trainer picks the binary (default: build/trainer, else PATH).
+# TRAINER=path/to/trainer picks the binary (default: the `trainer` next to
+# this script when installed, else the checkout's build/trainer, else PATH).
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+self="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+name="$(basename "$0")"
 ranks=1 threads="" hostfile=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,24 +27,25 @@ while [ $# -gt 0 ]; do
         -t|--threads) threads="$2"; shift 2 ;;
         --hostfile) hostfile="$2"; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
 done
-[ $# -gt 0 ] || { echo "run.sh: no config given (see launch/run.sh --help)" >&2; exit 2; }
-case "$ranks" in ''|*[!0-9]*|0) echo "run.sh: -n wants a positive number of ranks, got '$ranks'" >&2; exit 2 ;; esac
+[ $# -gt 0 ] || { echo "$name: no config given (see $name --help)" >&2; exit 2; }
+case "$ranks" in ''|*[!0-9]*|0) echo "$name: -n wants a positive number of ranks, got '$ranks'" >&2; exit 2 ;; esac
 cores="$(nproc)"
 if [ -z "$threads" ]; then
     threads=$(( cores / ranks ))
     [ "$threads" -ge 1 ] || threads=1
 fi
-case "$threads" in ''|*[!0-9]*|0) echo "run.sh: -t wants a positive number of threads, got '$threads'" >&2; exit 2 ;; esac
+case "$threads" in ''|*[!0-9]*|0) echo "$name: -t wants a positive number of threads, got '$threads'" >&2; exit 2 ;; esac
 
 trainer="${TRAINER:-}"
 if [ -z "$trainer" ]; then
-    if [ -x "$repo/build/trainer" ]; then trainer="$repo/build/trainer"
+    if [ -x "$self/trainer" ]; then trainer="$self/trainer"          # installed: bin/trainer-run
+    elif [ -x "$self/../build/trainer" ]; then trainer="$(cd "$self/../build" && pwd)/trainer"  # launch/run.sh
     elif command -v trainer >/dev/null; then trainer="$(command -v trainer)"
-    else echo "run.sh: no trainer binary: build it with launch/setup.sh or set TRAINER=" >&2; exit 2; fi
+    else echo "$name: no trainer binary: build it with launch/setup.sh or set TRAINER=" >&2; exit 2; fi
 fi
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1
 
@@ -48,7 +53,7 @@ if [ "$ranks" -eq 1 ] && [ -z "$hostfile" ]; then
     exec "$trainer" "$@"
 fi
 
-command -v mpirun >/dev/null || { echo "run.sh: mpirun not found (apt-get install openmpi-bin)" >&2; exit 2; }
+command -v mpirun >/dev/null || { echo "$name: mpirun not found (apt-get install openmpi-bin)" >&2; exit 2; }
 args=(-q -n "$ranks" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS)
 [ -n "${TR_TEST_FAIL:-}" ] && args+=(-x TR_TEST_FAIL)
 if [ "$(id -u)" -eq 0 ]; then

@@ -5,7 +5,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 launch/deps.sh run
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The tests (and CUnit) are launch/test.sh's business, not a user's first run.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build build -j "$(nproc)"
 data/prepare.sh
 echo "setup done: try  build/trainer configs/time.yaml"

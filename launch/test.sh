@@ -10,11 +10,11 @@ launch/deps.sh test
 jobs="$(nproc)"
 data/prepare.sh
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTR_WERROR=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTR_WERROR=ON -DBUILD_TESTING=ON >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTR_WERROR=ON -DTR_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTR_WERROR=ON -DTR_SANITIZE=ON -DBUILD_TESTING=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 # Open MPI's own allocations outlive MPI_Finalize: suppressed by library
 # and libgomp's thread pool (tests/lsan.supp); a leak in our code is still

@@ -118,7 +118,39 @@ grep -q "^model: nmt_gru " "$tmp/nmt.log" && grep -q "^eval: " "$tmp/nmt.log" ||
     || fail "nmt_gru's checkpoint lacks the scorer's parameter"
 echo "ok: nmt_gru trained with attention: cosine from luong_attn.so"
 
-# ---- 6. installed into the trainer's prefix; the prefix moved
+# ---- 6. the main job as users type it: `mpirun -n 4 trainer configs/nmt.yaml`
+# with the installed trainer on PATH, and the installed launcher trainer-run.
+nmt=(model.hidden_units=16 data.train=256 data.test=20 train.epochs=1 train.batch=64 train.micro_batch=16
+     train.log_every=2 train.bleu_samples=10 train.attention_samples=2)
+[ -x "$prefix/bin/trainer-run" ] || fail "no bin/trainer-run installed"
+asroot=()
+[ "$(id -u)" -eq 0 ] && asroot=(--allow-run-as-root)
+if [ "$(nproc)" -lt 4 ]; then  # what the README tells users to add, and why
+    rc=0
+    env -u OMPI_MCA_rmaps_base_oversubscribe PATH="$prefix/bin:$PATH" mpirun "${asroot[@]}" -n 4 trainer configs/nmt.yaml \
+        "${nmt[@]}" run.out="$tmp/mpirun0" >"$tmp/mpirun0.log" 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] && grep -q "not enough slots" "$tmp/mpirun0.log" \
+        || { cat "$tmp/mpirun0.log"; fail "mpirun -n 4 on $(nproc) cores without --oversubscribe: expected Open MPI's refusal"; }
+    echo "ok: mpirun -n 4 on $(nproc) cores without --oversubscribe: Open MPI's 'not enough slots' (the README says what to add)"
+fi
+(cd "$tmp" && PATH="$prefix/bin:$PATH" command -v trainer) | grep -qx "$prefix/bin/trainer" || fail "trainer on PATH"
+PATH="$prefix/bin:$PATH" mpirun "${asroot[@]}" --oversubscribe -n 4 -x OMP_NUM_THREADS=1 trainer configs/nmt.yaml \
+    "${nmt[@]}" run.out="$tmp/mpirun" >"$tmp/mpirun.log" 2>&1 || { cat "$tmp/mpirun.log"; fail "mpirun --oversubscribe -n 4 trainer"; }
+grep -q "^model: nmt_gru .*($lib/trainer/plugins/nmt_gru.so)" "$tmp/mpirun.log" || { cat "$tmp/mpirun.log"; fail "mpirun: not the installed plugin"; }
+grep -q "^layout: 4 ranks x 1 thread;" "$tmp/mpirun.log" || fail "mpirun: not 4 ranks x 1 thread"
+grep -Eq "^eval: .*bleu-4 [0-9.]+" "$tmp/mpirun.log" || fail "mpirun: no BLEU"
+echo "ok: mpirun --oversubscribe -n 4 -x OMP_NUM_THREADS=1 trainer configs/nmt.yaml (installed, on PATH)"
+# trainer-run from another folder on PATH, with no checkout's build/ beside it.
+PATH="$prefix/bin:$PATH" env -u TRAINER trainer-run -n 4 configs/nmt.yaml "${nmt[@]}" run.out="$tmp/run4" \
+    >"$tmp/run4.log" 2>&1 || { cat "$tmp/run4.log"; fail "trainer-run -n 4"; }
+grep -q "^model: nmt_gru .*($lib/trainer/plugins/nmt_gru.so)" "$tmp/run4.log" || { cat "$tmp/run4.log"; fail "trainer-run: not the installed trainer"; }
+grep -q "^layout: 4 ranks x 1 thread;" "$tmp/run4.log" || fail "trainer-run: not 4 ranks x 1 thread"
+h5diff -q "$tmp/mpirun/checkpoint.h5" "$tmp/run4/checkpoint.h5" /params /params \
+    || fail "trainer-run and plain mpirun trained different parameters"
+PATH="$prefix/bin:$PATH" trainer-run --help | grep -q "^Installed with the trainer as \`trainer-run\`" || fail "trainer-run --help"
+echo "ok: trainer-run -n 4 configs/nmt.yaml finds the installed trainer"
+
+# ---- 7. installed into the trainer's prefix; the prefix moved
 cmake --install "$tmp/cm" --prefix "$prefix" >/dev/null
 "$prefix/bin/trainer" plugins | grep -Eq "^luong_attn +1\.0\.0 +ABI $abi +$lib/trainer/plugins/luong_attn\.so$" \
     || fail "a plugin installed into the trainer's prefix is not found"
