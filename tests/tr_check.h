@@ -4,7 +4,7 @@
  * Gradient checks: a scalar loss L = sum(out .* R) for a random R (summed in
  * double from the float outputs), the analytic gradient from backward, and
  * the central difference (L(x+h) - L(x-h)) / 2h for up to GC_SAMPLES entries
- * of a tensor. */
+ * of a tensor (retried at 3h and h/3 where it disagrees). */
 #ifndef TR_CHECK_H
 #define TR_CHECK_H
 
@@ -126,31 +126,55 @@ static inline int is_double_of(const float *once, const float *twice, int n)
 typedef double (*loss_fn)(void *ctx);
 
 /* Worst relative error between g (analytic dL/dx) and central differences of
- * f over up to GC_SAMPLES entries of x (all of them if few), printed. */
+ * f over up to GC_SAMPLES entries of x (all of them if few), printed.
+ * The error of an entry is |a - n| / (|a| + |n|), the denominator at least
+ * 1e-3 and 1e-2 of the tensor's largest |a|: the central difference's float
+ * noise is absolute (it scales with the loss, not with the entry), so a
+ * tiny entry next to large ones is judged against the tensor's scale. */
 static inline double grad_check_h(const char *what, loss_fn f, void *ctx, float *x, const float *g, int n, float h)
 {
-    double an[GC_SAMPLES], nu[GC_SAMPLES];
+    const double floor = fmax(1e-3, 1e-2 * max_abs(g, n));
+    double worst = 0.0;
     int m = n < GC_SAMPLES ? n : GC_SAMPLES;
     for (int s = 0; s < m; s++) {
         int i = n <= GC_SAMPLES ? s : (int)(rng_u32() % (uint32_t)n);
-        float x0 = x[i];
-        float xp = x0 + h, xm = x0 - h;
-        x[i] = xp;
-        double lp = f(ctx);
-        x[i] = xm;
-        double lm = f(ctx);
-        x[i] = x0;
-        nu[s] = (lp - lm) / ((double)xp - (double)xm);
-        an[s] = g[i];
+        const float x0 = x[i];
+        const double an = g[i];
+        /* Float rounding in a long recurrence can drown the difference at
+         * one step on one CPU's BLAS and not on another's: a disagreement
+         * is retried at 3h and h/3 and the closest kept. A wrong gradient
+         * disagrees at every step. */
+        double best = INFINITY, nu = 0.0;
+        for (int k = 0; k < 3 && best > GC_TOL / 4; k++) {
+            const float hk = k == 0 ? h : k == 1 ? 3 * h : h / 3;
+            const float xp = x0 + hk, xm = x0 - hk;
+            if (xp == xm) /* too large for the step to move (a masked -1e9) */
+                continue;
+            x[i] = xp;
+            double lp = f(ctx);
+            x[i] = xm;
+            double lm = f(ctx);
+            x[i] = x0;
+            double num = (lp - lm) / ((double)xp - (double)xm);
+            double e = fabs(an - num) / fmax(floor, fabs(an) + fabs(num));
+            if (e < best) {
+                best = e;
+                nu = num;
+            }
+        }
+        if (best == INFINITY) /* no step moved it: nothing to compare */
+            best = 0.0;
+        worst = best > worst ? best : worst;
 #ifdef GC_DEBUG
-        if (fabs(an[s] - nu[s]) / fmax(1e-3, fabs(an[s]) + fabs(nu[s])) > 3e-3)
-            printf("\n        [%d] analytic %.9g numeric %.9g", i, an[s], nu[s]);
+        if (best > 3e-3)
+            printf("\n        [%d] analytic %.9g numeric %.9g", i, an, nu);
+#else
+        (void)nu;
 #endif
     }
     f(ctx); /* leave the outputs and caches at the unperturbed point */
-    double e = tr_test_max_rel_err(an, nu, m);
-    printf("\n      %-38s max rel err %.2e (%d of %d)", what, e, m, n);
-    return e;
+    printf("\n      %-38s max rel err %.2e (%d of %d)", what, worst, m, n);
+    return worst;
 }
 
 #endif
