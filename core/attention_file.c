@@ -147,8 +147,8 @@ tr_status tr_attention_write(tr_session *s, const char *path,
             token_strings(st, src, (size_t)M * Tx, &s->vocabs.src);
         token_strings(tt, tgt, (size_t)M * Ty, &s->vocabs.tgt);
         token_strings(pt, pred, (size_t)M * Ty, &s->vocabs.tgt);
-        for (int i = 0; i < M; i++)
-            idx[i] = first + i;
+        for (int i = 0; i < M; i++) /* the sample's place in its source file (the same as `trainer eval`) */
+            idx[i] = s->pairs.index ? s->pairs.index[first + i] : first + i;
         hid_t str = vlen_str();
         hsize_t dw[3] = {(hsize_t)M, (hsize_t)Ty, (hsize_t)Tx}, ds_[2] = {(hsize_t)M, (hsize_t)Tx},
                 dt[2] = {(hsize_t)M, (hsize_t)Ty}, di[1] = {(hsize_t)M};

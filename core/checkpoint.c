@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,26 @@ static herr_t attr_i64(hid_t loc, const char *name, long long value)
     herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_LLONG, &value);
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
+    return r;
+}
+
+static herr_t attr_f64(hid_t loc, const char *name, double value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return r;
+}
+
+static int read_attr_f64(hid_t loc, const char *name, double *v)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    int r = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? -1 : 0;
+    H5Aclose(a);
     return r;
 }
 
@@ -160,6 +181,11 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
     bad |= attr_i64(f, "seed", s->cfg->seed) < 0;
     bad |= attr_str(f, "rng", "counter-based: init from (seed, tensor name), epoch order from (seed, epoch); no other state") < 0;
     bad |= attr_str(f, "optimizer", s->cfg->optimizer == TR_OPTIM_ADAM ? "adam" : "sgd") < 0;
+    if (s->best_step >= 0) { /* train.keep_best's state: resume goes on comparing with it */
+        bad |= attr_f64(f, "best_value", s->best_value) < 0;
+        bad |= attr_i64(f, "best_step", s->best_step) < 0;
+        bad |= attr_i64(f, "evals_since_best", s->stale_evals) < 0;
+    }
     bad |= write_tensors(f, "params", &s->reg, s->params) < 0;
     hid_t opt = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     bad |= opt < 0;
@@ -287,6 +313,14 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
             r = read_tensors(f, "/optimizer/velocity", &s->reg, m, path, err);
         }
     }
+    double best_value = -INFINITY;
+    long long best_step = -1, stale = 0;
+    if (read_attr_f64(f, "best_value", &best_value) || read_attr_i64(f, "best_step", &best_step) ||
+        read_attr_i64(f, "evals_since_best", &stale)) {
+        best_value = -INFINITY;
+        best_step = -1;
+        stale = 0;
+    }
     H5Fclose(f);
     if (!r) {
         for (int i = 0; i < s->reg.n; i++) { /* tensors only: padding stays 0 */
@@ -300,6 +334,9 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
         if (resume) {
             s->step = (long)step;
             s->perm_epoch = -1;
+            s->best_value = best_value;
+            s->best_step = (long)best_step;
+            s->stale_evals = (long)stale;
         }
     }
     free(p);
@@ -396,4 +433,19 @@ tr_status tr_checkpoint_inspect(const char *path, FILE *out, tr_error *err)
     }
     H5Fclose(f);
     return TR_OK;
+}
+
+long tr_checkpoint_best_of(const char *path, double *value)
+{
+    if (access(path, F_OK) != 0)
+        return -1;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return -1;
+    long long step = -1;
+    if (read_attr_f64(f, "best_value", value) || read_attr_i64(f, "best_step", &step))
+        step = -1;
+    H5Fclose(f);
+    return (long)step;
 }

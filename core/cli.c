@@ -19,7 +19,7 @@
 
 static const char *usage =
     "usage: trainer CONFIG.yaml [--fresh] [section.key=value ...]  train, resuming from the run's checkpoint\n"
-    "       trainer predict CONFIG.yaml [--attention] [section.key=value ...] TEXT|-\n"
+    "       trainer predict CONFIG.yaml [--attention] [--checkpoint best|last] [section.key=value ...] TEXT|-\n"
     "       trainer predict CONFIG.yaml [--attention] IMAGE.png|INDEX|-  (image models)\n"
     "       trainer plugins [CONFIG.yaml]                          list the plugins found\n"
     "       trainer inspect CHECKPOINT.h5                          what a checkpoint holds\n"
@@ -104,7 +104,8 @@ static int report(const tr_session *s, tr_status st, const tr_error *e)
  * so a resumed run's file reads like an uninterrupted one. */
 static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
 {
-    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu";
+    /* columns are only ever appended (readers go by name) */
+    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu,macro_f1";
     char *kept = NULL;
     size_t len = 0;
     FILE *old = fresh ? NULL : fopen(path, "r");
@@ -129,7 +130,52 @@ static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
     return f;
 }
 
+/* Whether metrics.csv holds an evaluation row (step, epoch, no loss) for step. */
+static int evaluated_at(const char *path, long step)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024], pre[32];
+    int n = snprintf(pre, sizeof pre, "%ld,", step), found = 0;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        const char *p = strncmp(line, pre, (size_t)n) == 0 ? strchr(line + n, ',') : NULL;
+        found = p && p[1] == ',';
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static void on_stop_signal(int sig) { tr_stop_signal = sig; }
+
+/* A classifier's final evaluation: per-class precision, recall, F1 and
+ * support, then the confusion matrix (rows: true class, columns: predicted). */
+static void print_classes(const tr_session *s, const tr_eval *ev)
+{
+    const int C = ev->classes;
+    const tr_vocab *tv = &s->vocabs.tgt;
+    int w = 5;
+    for (int k = 0; k < C; k++)
+        w = (int)strlen(tv->tokens[k]) > w ? (int)strlen(tv->tokens[k]) : w;
+    w = w > 24 ? 24 : w;
+    printf("  %-*.*s  precision  recall      f1  support\n", w, w, "class");
+    for (int k = 0; k < C; k++) {
+        double pr, rc, f1;
+        long support = 0;
+        for (int j = 0; j < C; j++)
+            support += ev->confusion[(size_t)k * C + j];
+        tr_class_scores(ev->confusion, C, k, &pr, &rc, &f1);
+        printf("  %-*.*s  %9.4f  %6.4f  %6.4f  %7ld\n", w, w, tv->tokens[k], pr, rc, f1, support);
+    }
+    if (C > 20) /* a matrix that wide is for attention.h5 readers, not a terminal */
+        return;
+    printf("  confusion (rows: true, columns: predicted):\n");
+    for (int k = 0; k < C; k++) {
+        printf("  %-*.*s", w, w, tv->tokens[k]);
+        for (int j = 0; j < C; j++)
+            printf(" %6ld", ev->confusion[(size_t)k * C + j]);
+        printf("\n");
+    }
+}
 
 /* The eval line (epoch < 0: the final one) and its metrics.csv row. */
 static void print_eval(const tr_session *s, const tr_eval *ev, long epoch)
@@ -145,27 +191,77 @@ static void print_eval(const tr_session *s, const tr_eval *ev, long epoch)
         snprintf(bleu + l, sizeof bleu - l, "  bleu-4 %.4f (%ld sentences)", ev->bleu,
                  c->bleu_samples < c->test_size ? c->bleu_samples : c->test_size);
     }
-    if (s->input_size) { /* image classes: one label per sample */
-        char ep[32] = "";
-        if (epoch >= 0)
-            snprintf(ep, sizeof ep, "epoch %ld  ", epoch);
+    char ep[32] = "";
+    if (epoch >= 0)
+        snprintf(ep, sizeof ep, "epoch %ld  ", epoch);
+    if (s->input_size) /* image classes: one label per sample */
         printf("eval: %stest accuracy %.4f  on %ld held-out images\n", ep, ev->exact, c->test_size);
-    } else if (epoch >= 0)
+    else if (ev->classes)
+        printf("eval: %saccuracy %.4f  macro-F1 %.4f  on %ld held-out\n", ep, ev->exact, ev->macro_f1, c->test_size);
+    else if (epoch >= 0)
         printf("eval: epoch %ld  exact-match %.4f  token-accuracy %.4f%s  on %ld held-out\n", epoch, ev->exact,
                ev->token_acc, bleu, c->test_size);
     else
         printf("eval: exact-match %.4f  token-accuracy %.4f%s  on %ld held-out\n", ev->exact, ev->token_acc, bleu,
                c->test_size);
+    if (ev->classes && epoch < 0)
+        print_classes(s, ev);
     fflush(stdout);
     if (s->metrics) {
         long spe = tr_session_steps_per_epoch(s);
-        fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f", s->step, s->step / spe, ev->exact, ev->token_acc);
+        fprintf(s->metrics, "%ld,%ld,,,,,%.6f,%.6f,", s->step, s->step / spe, ev->exact, ev->token_acc);
         if (ev->has_bleu)
-            fprintf(s->metrics, ",%.6f\n", ev->bleu);
-        else
-            fputs(",\n", s->metrics);
+            fprintf(s->metrics, "%.6f", ev->bleu);
+        fputc(',', s->metrics);
+        if (ev->classes)
+            fprintf(s->metrics, "%.6f", ev->macro_f1);
+        fputc('\n', s->metrics);
         fflush(s->metrics);
     }
+}
+
+static const char *best_metric_name(const tr_config *c)
+{
+    static const char *const names[] = {"none", "accuracy", "exact_match", "token_accuracy", "bleu", "macro_f1"};
+    return names[c->keep_best];
+}
+
+static double best_metric_of(const tr_config *c, const tr_eval *ev)
+{
+    switch (c->keep_best) {
+    case TR_BEST_TOKEN_ACC: return ev->token_acc;
+    case TR_BEST_BLEU: return ev->bleu;
+    case TR_BEST_MACRO_F1: return ev->macro_f1;
+    default: return ev->exact; /* accuracy, exact_match */
+    }
+}
+
+/* train.keep_best after an evaluation (collective): best.h5 when the metric
+ * improved, then checkpoint.h5 again so that a resume knows the best so far
+ * and how many evaluations have passed since. */
+static int track_best(tr_session *s, const tr_eval *ev, const char *best, const char *ck)
+{
+    const tr_config *c = s->cfg;
+    if (c->keep_best == TR_BEST_NONE)
+        return 0;
+    tr_error err = {0};
+    const int root = s->comm.rank == 0;
+    const double v = best_metric_of(c, ev);
+    tr_status st = TR_OK;
+    if (v > s->best_value) {
+        s->best_value = v;
+        s->best_step = s->step;
+        s->stale_evals = 0;
+        st = root ? tr_checkpoint_save(s, best, &err) : TR_OK;
+        if (!st && root)
+            printf("best: %s %.4f at step %ld -> %s\n", best_metric_name(c), v, s->step, best);
+    } else
+        s->stale_evals++;
+    if (!st && root)
+        st = tr_checkpoint_save(s, ck, &err);
+    if (!st)
+        s->saved_step = s->step;
+    return agree(&s->comm, tr_status_exit_code(st), &err);
 }
 
 static int train_session(tr_session *s, int fresh)
@@ -176,12 +272,51 @@ static int train_session(tr_session *s, int fresh)
     FILE *log = root ? stdout : NULL;
     tr_error err = {0};
     char *ck = run_file(c, "checkpoint.h5"), *mpath = run_file(c, "metrics.csv"), *apath = run_file(c, "attention.h5");
+    char *best = run_file(c, "best.h5");
     int rc = 0;
     /* Resume unless told not to: every rank reads the checkpoint. */
     int have = !fresh && access(ck, F_OK) == 0;
     tr_status st = have ? tr_checkpoint_load(s, ck, 1, &err) : TR_OK;
     if ((rc = agree(&s->comm, tr_status_exit_code(st), &err)))
         goto done;
+    if (have && c->keep_best) {
+        /* best.h5 is written just before checkpoint.h5 records it: a crash
+         * between the two leaves best.h5 the newer */
+        double v;
+        long at = tr_checkpoint_best_of(best, &v);
+        if (at > s->best_step) {
+            s->best_value = v;
+            s->best_step = at;
+            s->stale_evals = 0;
+        }
+    }
+    if (fresh && root)
+        unlink(best); /* the best of the run being started over */
+    const long loaded = have ? s->step : -1;
+    long spe = tr_session_steps_per_epoch(s);
+    long total = spe * c->epochs;
+    const int stopped = c->early_stop > 0 && s->stale_evals >= c->early_stop;
+    /* A finished run (trained, and its final evaluation recorded when it has
+     * a held-out set) is left alone: re-running the command writes nothing.
+     * Rank 0 reads metrics.csv; every rank leaves together. */
+    int finished = have && (s->step >= total || stopped);
+    if (finished && c->test_size > 0)
+        finished = tr_comm_bcast_int(&s->comm, root && evaluated_at(mpath, s->step), 0);
+    if (finished) {
+        if (root && stopped && s->step < total)
+            printf("trainer: %s stopped early at step %ld (no better %s in %ld evaluations; the best: step %ld, in "
+                   "best.h5): nothing to do; --fresh starts over, or a larger train.early_stop goes on\n", c->run_out,
+                   s->step, best_metric_name(c), s->stale_evals, s->best_step);
+        else if (root && s->step == total)
+            printf("trainer: %s is complete (%ld of %ld epochs, step %ld): nothing to do; --fresh starts over, "
+                   "or train.epochs=N (N > %ld) goes on\n", c->run_out, s->step / spe, c->epochs, s->step, s->step / spe);
+        else if (root)
+            printf("trainer: %s is complete (%ld epochs, more than train.epochs = %ld; step %ld): nothing to do; "
+                   "--fresh starts over, or train.epochs=N (N > %ld) goes on\n", c->run_out, s->step / spe, c->epochs,
+                   s->step, s->step / spe);
+        fflush(stdout);
+        goto done;
+    }
     if (root && tr_mkdirs(c->run_out)) {
         snprintf(err.msg, sizeof err.msg, "%s: cannot create the run folder: %s", c->run_out, strerror(errno));
         rc = 1;
@@ -193,8 +328,6 @@ static int train_session(tr_session *s, int fresh)
     if ((rc = agree(&s->comm, rc, &err)))
         goto done;
     s->ckpt_path = ck;
-    long spe = tr_session_steps_per_epoch(s);
-    long total = spe * c->epochs;
     if (root) {
         size_t nparams = 0;
         for (int i = 0; i < s->reg.n; i++)
@@ -204,10 +337,19 @@ static int train_session(tr_session *s, int fresh)
         if (s->input_size)
             printf("data: %ld train / %ld held-out images (%dx%dx%d) from %s, %d classes\n", c->train_size,
                    c->test_size, s->pairs.channels, s->pairs.height, s->pairs.width, c->data_dir, s->vocabs.tgt.n);
+        else if (c->data_kind == TR_DATA_TEXT_LABELS)
+            printf("data: %ld train / %ld held-out labelled lines from %s, src_len %ld, vocabulary %d, %d classes\n",
+                   c->train_size, c->test_size, c->files, c->src_len, s->vocabs.src.n, s->vocabs.tgt.n);
         else
             printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld, vocabularies %d / %d\n",
                    c->train_size, c->test_size, c->data_kind == TR_DATA_WORD_PAIRS ? c->source : c->pairs, c->src_len,
                    c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
+        if (s->pairs.src_cut)
+            printf("data: %ld of %ld sources (train + held-out) longer than src_len = %ld were cut\n", s->pairs.src_cut,
+                   c->train_size + c->test_size, c->src_len);
+        if (s->pairs.tgt_cut)
+            printf("data: %ld of %ld targets (train + held-out) longer than tgt_len = %ld with </s> were cut\n",
+                   s->pairs.tgt_cut, c->train_size + c->test_size, c->tgt_len);
         printf("layout: %d rank%s x %d thread%s; batch %ld in micro-shards of %d; %ld steps/epoch x %ld epochs\n", R,
                R > 1 ? "s" : "", s->threads, s->threads > 1 ? "s" : "", c->batch, s->micro, spe, c->epochs);
         long most = (long)((shards + R - 1) / R) * s->micro;
@@ -216,7 +358,7 @@ static int train_session(tr_session *s, int fresh)
                shards < R ? "; some ranks idle: more ranks than micro-shards" : "");
         if (have)
             printf("resumed from %s at step %ld (epoch %ld)%s\n", ck, s->step, s->step / spe,
-                   s->step >= total ? ": training already complete" : "");
+                   s->step >= total ? ": training complete, its final evaluation missing: evaluating" : "");
         fflush(stdout);
     }
     struct sigaction sa;
@@ -228,12 +370,19 @@ static int train_session(tr_session *s, int fresh)
     long chunk = c->eval_every > 0 ? c->eval_every * spe : -1;
     tr_eval ev;
     int final_eval = c->test_size > 0;
+    /* Resumed where an evaluation was due but not recorded (killed after
+     * the checkpoint, before the evaluation): evaluate before training on,
+     * as the uninterrupted run did. */
+    int due = have && chunk > 0 && s->step > 0 && s->step < total && s->step % chunk == 0 && c->test_size > 0;
+    if (due)
+        due = tr_comm_bcast_int(&s->comm, root && !evaluated_at(mpath, s->step), 0);
     while (s->step < total) {
-        if ((st = tr_session_train(s, chunk, log, &err))) {
+        if (!due && (st = tr_session_train(s, chunk, log, &err))) {
             rc = st == TR_ERR_INTERRUPTED ? 128 + s->stop : tr_status_exit_code(st); /* as if killed by it */
             report(s, st, &err);
             goto done;
         }
+        due = 0;
         if (s->step < total && c->test_size > 0) {
             if ((st = tr_session_evaluate(s, &ev, &err))) {
                 rc = report(s, st, &err);
@@ -244,15 +393,26 @@ static int train_session(tr_session *s, int fresh)
                 if (tr_attention_write(s, apath, &ev, &err))
                     fprintf(stderr, "trainer: warning: %s\n", err.msg);
             }
+            if ((rc = track_best(s, &ev, best, ck)))
+                goto done;
+            if (c->early_stop > 0 && s->stale_evals >= c->early_stop) {
+                if (root)
+                    printf("early stop at step %ld: no better %s in %ld evaluations (the best: %.4f at step %ld, in "
+                           "%s)\n", s->step, best_metric_name(c), s->stale_evals, s->best_value, s->best_step, best);
+                final_eval = 0; /* this step was just evaluated */
+                break;
+            }
         }
     }
-    if (s->saved_step != s->step) { /* resumed at the end, or no steps ran */
+    /* no steps ran: save the initial state, unless it is the checkpoint
+     * resumed from (at the end, to evaluate) */
+    if (s->saved_step != s->step && s->step != loaded) {
         st = root ? tr_checkpoint_save(s, ck, &err) : TR_OK;
         if ((rc = agree(&s->comm, tr_status_exit_code(st), &err)))
             goto done;
         s->saved_step = s->step;
     }
-    if (root) {
+    if (root && s->step != loaded) {
         struct stat sb;
         printf("saved %s (step %ld", ck, s->step);
         if (s->saved_step == s->step && stat(ck, &sb) == 0)
@@ -271,6 +431,8 @@ static int train_session(tr_session *s, int fresh)
             else if (c->attention_samples > 0)
                 printf("attention maps: %s\n", apath);
         }
+        if ((rc = track_best(s, &ev, best, ck)))
+            goto done;
     }
 done:
     if (s->metrics)
@@ -280,6 +442,7 @@ done:
     free(ck);
     free(mpath);
     free(apath);
+    free(best);
     return rc;
 }
 
@@ -372,6 +535,7 @@ static void print_attention(const tr_session *s, const char *text, const int32_t
         int w = (int)strlen(tv->tokens[out[y]]) + 1;
         ocol = w > ocol ? w : ocol;
     }
+    printf("attention weights in %% (each row sums to 100; pad: the weight on padding)\n");
     printf("%*s", ocol, "");
     for (int t = 0; t < len && t < 64; t++)
         printf("%*s", width, label[t]);
@@ -388,6 +552,33 @@ static void print_attention(const tr_session *s, const char *text, const int32_t
         }
         printf("%*.0f\n", width, 100 * pad);
     }
+}
+
+/* A classifier's answer: the class and the probability the model gives it
+ * (probs [classes]; a plugin that fills none prints the class alone). */
+static void print_class(const tr_session *s, int32_t cls, const float *probs)
+{
+    const tr_vocab *tv = &s->vocabs.tgt;
+    const char *name = cls >= 0 && cls < tv->n ? tv->tokens[cls] : "?";
+    if (probs && cls >= 0 && cls < tv->n && probs[cls] > 0)
+        printf("%s (p = %.4f)\n", name, probs[cls]);
+    else
+        printf("%s\n", name);
+}
+
+/* Attention pooling over the input: one line per token, its weight in %. */
+static void print_attention_pool(const tr_session *s, const int32_t *src, const float *attn)
+{
+    const tr_vocab *sv = &s->vocabs.src;
+    const int Tx = (int)s->cfg->src_len;
+    int len = 0, w = 5;
+    while (len < Tx && src[len] != sv->pad)
+        len++;
+    for (int t = 0; t < len; t++)
+        w = (int)strlen(sv->tokens[src[t]]) > w ? (int)strlen(sv->tokens[src[t]]) : w;
+    printf("attention weights in %% over the input's %d tokens (they sum to 100)\n", len);
+    for (int t = 0; t < len; t++)
+        printf("  %-*s %6.1f\n", w, sv->tokens[src[t]], 100.0 * attn[t]);
 }
 
 /* An image model's maps for one sample: channel weights as their five
@@ -468,8 +659,11 @@ static int cmd_predict(int argc, char **argv)
     char **ov = calloc((size_t)argc, sizeof *ov);
     if (!ov)
         return 1;
+    const char *which = "last";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--attention") == 0) attention = 1;
+        else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) which = argv[++i];
+        else if (strncmp(argv[i], "--checkpoint=", 13) == 0) which = argv[i] + 13;
         else if (is_override(argv[i])) ov[nov++] = argv[i];
         else if (!text) text = argv[i];
         else { free(ov); return usage_error("predict takes one text; got another: '%s' (quote the text)", argv[i]); }
@@ -477,6 +671,11 @@ static int cmd_predict(int argc, char **argv)
     if (!text) {
         free(ov);
         return usage_error("%s", "predict needs a text to translate, or - to read lines from stdin");
+    }
+    if (strcmp(which, "last") != 0 && strcmp(which, "best") != 0) {
+        free(ov);
+        return usage_error("--checkpoint takes 'best' (best.h5, train.keep_best) or 'last' (checkpoint.h5), not '%s'",
+                           which);
     }
     tr_error err = {0};
     tr_config *cfg = NULL;
@@ -487,7 +686,13 @@ static int cmd_predict(int argc, char **argv)
     tr_session *s = NULL;
     if (tr_session_open(&s, cfg, 0, &err))
         return fail(&err);
-    char *ck = run_file(s->cfg, "checkpoint.h5");
+    char *ck = run_file(s->cfg, strcmp(which, "best") == 0 ? "best.h5" : "checkpoint.h5");
+    if (strcmp(which, "best") == 0 && access(ck, F_OK) != 0) {
+        tr_error_set(&err, TR_ERR_CONFIG, "%s: no such file: best.h5 is written by runs with train.keep_best", ck);
+        free(ck);
+        tr_session_close(s);
+        return fail_config(&err);
+    }
     if (tr_checkpoint_load(s, ck, 0, &err)) {
         free(ck);
         tr_session_close(s);
@@ -523,24 +728,30 @@ static int cmd_predict(int argc, char **argv)
         int32_t *src = malloc((size_t)Tx * sizeof *src), *out = malloc((size_t)Ty * sizeof *out);
         float *attn = malloc((size_t)Tx * Ty * sizeof *attn);
         char buf[4096];
-        if (!src || !out || !attn) rc = 1;
+        float *probs = malloc((size_t)s->vocabs.tgt.n * sizeof *probs);
+        if (!src || !out || !attn || !probs) rc = 1;
         else {
             tr_encode_source(src, text, &s->vocabs, Tx, s->cfg->lowercase);
-            if (tr_session_predict(s, src, 1, out, attn, &err)) rc = fail(&err);
-            else {
+            if (tr_session_predict_full(s, src, NULL, NULL, 1, out, attn, NULL, probs, &err)) rc = fail(&err);
+            else if (tr_session_classifies(s)) {
+                print_class(s, out[0], probs);
+                if (attention) print_attention_pool(s, src, attn);
+            } else {
                 tr_decode_target(buf, sizeof buf, out, Ty, &s->vocabs);
                 printf("%s\n", buf);
                 if (attention) print_attention(s, text, src, out, attn);
             }
         }
-        free(src); free(out); free(attn);
+        free(src); free(out); free(attn); free(probs);
     } else {
         /* Lines from stdin, predicted in blocks so the threads have work. */
         enum { BLOCK = 4096 };
         int32_t *src = malloc((size_t)BLOCK * Tx * sizeof *src), *out = malloc((size_t)BLOCK * Ty * sizeof *out);
         char *line = NULL, buf[4096];
         size_t cap = 0;
-        if (!src || !out) rc = 1;
+        const int C = tr_session_classifies(s) ? s->vocabs.tgt.n : 0;
+        float *probs = C ? malloc((size_t)BLOCK * C * sizeof *probs) : NULL;
+        if (!src || !out || (C && !probs)) rc = 1;
         while (!rc) {
             int n = 0;
             ssize_t len;
@@ -551,14 +762,18 @@ static int cmd_predict(int argc, char **argv)
                 n++;
             }
             if (n == 0) break;
-            if (tr_session_predict(s, src, n, out, NULL, &err)) { rc = fail(&err); break; }
+            if (tr_session_predict_full(s, src, NULL, NULL, n, out, NULL, NULL, probs, &err)) { rc = fail(&err); break; }
             for (int i = 0; i < n; i++) {
+                if (C) {
+                    print_class(s, out[i], probs + (size_t)i * C);
+                    continue;
+                }
                 tr_decode_target(buf, sizeof buf, out + (size_t)i * Ty, Ty, &s->vocabs);
                 puts(buf);
             }
             if (n < BLOCK) break;
         }
-        free(line); free(src); free(out);
+        free(line); free(src); free(out); free(probs);
     }
     tr_session_close(s);
     return rc;

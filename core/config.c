@@ -43,7 +43,8 @@ typedef struct key_def {
 } key_def;
 
 /* key_def.required: 0 optional, 1 always, or only for one data.kind */
-enum { REQ_CHAR = 2, REQ_WORD = 3, REQ_SEQ = 4 /* char or word pairs */ };
+enum { REQ_CHAR = 2, REQ_WORD = 3, REQ_SEQ = 4 /* char or word pairs */, REQ_TEXT = 5,
+       REQ_TOKENS = 6 /* any token input: pairs or text_labels */ };
 
 #define F(x) offsetof(tr_config, x)
 #define W(x) ((long)offsetof(tr_config, x))
@@ -55,7 +56,11 @@ static const key_def key_defs[] = {
     {SEC_MODEL, "plugin", K_STR, F(plugin), W(plugin_where), 1, R_NONE, 0, NULL},
     {SEC_MODEL, "scorer_plugins", K_STR, F(scorer_plugins), W(scorer_plugins_where), 0, R_NONE, 0, NULL},
 
-    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs|idx_images"},
+    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs|idx_images|text_labels"},
+    {SEC_DATA, "files", K_STR, F(files), W(files_where), REQ_TEXT, R_NONE, 0, NULL},
+    {SEC_DATA, "tokenizer", K_ENUM, F(tokenizer), -1, 0, R_NONE, 0, "words|chars|spaces"},
+    {SEC_DATA, "min_count", K_INT, F(min_count), -1, 0, R_POS, 1, NULL},
+    {SEC_DATA, "max_size", K_INT, F(max_size), -1, 0, R_NONNEG, 1, NULL},
     {SEC_DATA, "pairs", K_STR, F(pairs), W(pairs_where), REQ_CHAR, R_NONE, 0, NULL},
     {SEC_DATA, "vocabs", K_STR, F(vocabs), W(vocabs_where), REQ_CHAR, R_NONE, 0, NULL},
     {SEC_DATA, "source", K_STR, F(source), W(source_where), REQ_WORD, R_NONE, 0, NULL},
@@ -64,7 +69,7 @@ static const key_def key_defs[] = {
     {SEC_DATA, "split_seed", K_INT, F(split_seed), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "train", K_INT, F(train_size), -1, 1, R_POS, 1, NULL},
     {SEC_DATA, "test", K_INT, F(test_size), -1, 0, R_NONNEG, 1, NULL},
-    {SEC_DATA, "src_len", K_INT, F(src_len), -1, REQ_SEQ, R_POS, 1, NULL},
+    {SEC_DATA, "src_len", K_INT, F(src_len), -1, REQ_TOKENS, R_POS, 1, NULL},
     {SEC_DATA, "tgt_len", K_INT, F(tgt_len), -1, REQ_SEQ, R_POS, 1, NULL},
     {SEC_DATA, "lowercase", K_BOOL, F(lowercase), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "flip", K_BOOL, F(flip), -1, 0, R_NONE, 0, NULL},
@@ -93,6 +98,9 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "checkpoint_every", K_INT, F(checkpoint_every), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "attention_samples", K_INT, F(attention_samples), -1, 0, R_NONNEG, 1, NULL},
     {SEC_TRAIN, "bleu_samples", K_INT, F(bleu_samples), -1, 0, R_NONNEG, 1, NULL},
+    {SEC_TRAIN, "keep_best", K_ENUM, F(keep_best), -1, 0, R_NONE, 0,
+     "none|accuracy|exact_match|token_accuracy|bleu|macro_f1"},
+    {SEC_TRAIN, "early_stop", K_INT, F(early_stop), -1, 0, R_NONNEG, 0, NULL},
 };
 #undef F
 #undef W
@@ -124,6 +132,8 @@ static void set_defaults(tr_config *c)
     c->attention_samples = 8;
     c->bleu_samples = 1000;
     c->split_seed = 1;
+    c->tokenizer = TR_TOK_WORDS;
+    c->min_count = 1;
 }
 
 /* ----------------------------------------------------------------- helpers */
@@ -520,6 +530,15 @@ static int section_keys(int section, const char **names)
     return k;
 }
 
+int tr_config_schema_key(int i, const char **section, const char **name)
+{
+    if (i < 0 || i >= N_KEYS)
+        return 0;
+    *section = section_names[key_defs[i].section];
+    *name = key_defs[i].name;
+    return 1;
+}
+
 static tr_status unknown_section(tr_error *err, const char *where,
                                  const char *name)
 {
@@ -591,6 +610,10 @@ static tr_status set_value(loader *L, int ki, const char *text, size_t len,
             L->c->optimizer = (tr_optim_kind)v;
         else if (d->off == offsetof(tr_config, schedule))
             L->c->schedule = (tr_schedule_kind)v;
+        else if (d->off == offsetof(tr_config, tokenizer))
+            L->c->tokenizer = (tr_tokenizer)v;
+        else if (d->off == offsetof(tr_config, keep_best))
+            L->c->keep_best = (tr_best_metric)v;
         else
             L->c->data_kind = (tr_data_kind)v;
         break;
@@ -728,6 +751,35 @@ static tr_status check_duplicate(loader *L, yaml_document_t *doc,
     return TR_OK;
 }
 
+/* A YAML list of scalars (data.files) as one comma-separated value. */
+static tr_status set_joined(loader *L, int ki, yaml_document_t *doc, yaml_node_t *seq, const site *st)
+{
+    size_t len = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *it);
+        if (e->type != YAML_SCALAR_NODE || e->data.scalar.length == 0 ||
+            memchr(e->data.scalar.value, ',', e->data.scalar.length))
+            return value_error(L->err, st, key_defs[ki].section, key_defs[ki].name,
+                               "expected a list of file names (without commas)");
+        len += e->data.scalar.length + 1;
+    }
+    char *text = malloc(len + 1);
+    if (!text)
+        return nomem(L->err);
+    size_t o = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *it);
+        if (o)
+            text[o++] = ',';
+        memcpy(text + o, e->data.scalar.value, e->data.scalar.length);
+        o += e->data.scalar.length;
+    }
+    text[o] = 0;
+    tr_status r = set_value(L, ki, text, o, 0, st);
+    free(text);
+    return r;
+}
+
 static tr_status load_section(loader *L, yaml_document_t *doc, int sec,
                               yaml_node_t *m)
 {
@@ -754,6 +806,13 @@ static tr_status load_section(loader *L, yaml_document_t *doc, int sec,
 
         char vwhere[1200];
         file_where(vwhere, sizeof vwhere, path, v->start_mark);
+        if (v->type == YAML_SEQUENCE_NODE && ki >= 0 && key_defs[ki].off == offsetof(tr_config, files)) {
+            /* data.files as a YAML list: the same as "a,b,c" */
+            site s = {vwhere, 0};
+            if ((st = set_joined(L, ki, doc, v, &s)))
+                return st;
+            continue;
+        }
         if (v->type != YAML_SCALAR_NODE) {
             site s = {vwhere, 0};
             char why[128];
@@ -1000,6 +1059,10 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
     *sec = SEC_DATA;
     if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES)
         return "data.flip and data.shift apply only to data.kind: idx_images";
+    if ((c->tokenizer != TR_TOK_WORDS || c->min_count > 1 || c->max_size > 0) && c->data_kind != TR_DATA_TEXT_LABELS)
+        return "data.tokenizer, data.min_count and data.max_size apply only to data.kind: text_labels";
+    if (c->max_size == 1 || c->max_size == 2)
+        return "data.max_size counts <pad> and <unk> too: give at least 3 (or 0 for no cap)";
     *sec = SEC_TRAIN;
     if (c->schedule == TR_SCHEDULE_COSINE && c->decay > 0)
         return "train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them";
@@ -1007,6 +1070,15 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
         return "train.warmup and train.lr_min apply only to train.schedule: cosine";
     if (c->lr_min > c->lr)
         return "train.lr_min must not exceed train.lr";
+    const int classify = c->data_kind == TR_DATA_IDX_IMAGES || c->data_kind == TR_DATA_TEXT_LABELS;
+    if (c->early_stop > 0 && c->keep_best == TR_BEST_NONE)
+        return "train.early_stop needs train.keep_best: the metric whose improvement it waits for";
+    if (c->keep_best != TR_BEST_NONE && c->test_size == 0)
+        return "train.keep_best needs held-out data to evaluate (data.test > 0)";
+    if (c->keep_best == TR_BEST_MACRO_F1 && !classify)
+        return "train.keep_best: macro_f1 needs a classification task (data.kind text_labels or idx_images)";
+    if (c->keep_best == TR_BEST_BLEU && (c->data_kind != TR_DATA_WORD_PAIRS || c->bleu_samples == 0))
+        return "train.keep_best: bleu needs data.kind word_pairs and train.bleu_samples > 0";
     return NULL;
 }
 
@@ -1017,7 +1089,10 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
         const key_def *d = &key_defs[i];
         int needed = d->required == 1 || (d->required == REQ_CHAR && c->data_kind == TR_DATA_CHAR_PAIRS) ||
                      (d->required == REQ_WORD && c->data_kind == TR_DATA_WORD_PAIRS) ||
-                     (d->required == REQ_SEQ && c->data_kind != TR_DATA_IDX_IMAGES);
+                     (d->required == REQ_SEQ && (c->data_kind == TR_DATA_CHAR_PAIRS ||
+                                                 c->data_kind == TR_DATA_WORD_PAIRS)) ||
+                     (d->required == REQ_TEXT && c->data_kind == TR_DATA_TEXT_LABELS) ||
+                     (d->required == REQ_TOKENS && c->data_kind != TR_DATA_IDX_IMAGES);
         if (!needed || L->given[i])
             continue;
         char where[1200];
@@ -1035,6 +1110,8 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
         file_where(where, sizeof where, c->path, L->section_seen[sec] ? L->section_mark[sec] : L->top_mark);
         return tr_error_set(L->err, TR_ERR_CONFIG, "%s: %s", where, why);
     }
+    if (c->data_kind == TR_DATA_TEXT_LABELS)
+        c->tgt_len = 1; /* one class label out */
     if (c->data_kind == TR_DATA_IDX_IMAGES) {
         /* images in, one class label out */
         c->src_len = 0;
@@ -1171,6 +1248,8 @@ void tr_config_free(tr_config *c)
     free(c->target);
     free(c->source_where);
     free(c->target_where);
+    free(c->files);
+    free(c->files_where);
     free(c->data_dir);
     free(c->data_dir_where);
     free(c);

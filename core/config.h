@@ -18,8 +18,17 @@ typedef struct tr_config_kv {
 } tr_config_kv;
 
 typedef enum tr_optim_kind { TR_OPTIM_ADAM = 0, TR_OPTIM_SGD = 1 } tr_optim_kind;
+/* train.keep_best: the evaluation metric that picks best.h5 (higher is better) */
+typedef enum tr_best_metric {
+    TR_BEST_NONE = 0, TR_BEST_ACCURACY = 1, TR_BEST_EXACT = 2, TR_BEST_TOKEN_ACC = 3, TR_BEST_BLEU = 4,
+    TR_BEST_MACRO_F1 = 5
+} tr_best_metric;
 typedef enum tr_schedule_kind { TR_SCHEDULE_CONSTANT = 0, TR_SCHEDULE_COSINE = 1 } tr_schedule_kind;
-typedef enum tr_data_kind { TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2 } tr_data_kind;
+typedef enum tr_data_kind {
+    TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2, TR_DATA_TEXT_LABELS = 3
+} tr_data_kind;
+/* data.tokenizer (text_labels): how a line becomes tokens (dataset.h) */
+typedef enum tr_tokenizer { TR_TOK_WORDS = 0, TR_TOK_CHARS = 1, TR_TOK_SPACES = 2 } tr_tokenizer;
 
 typedef struct tr_config {
     char *path;        /* the config file as given */
@@ -40,7 +49,14 @@ typedef struct tr_config {
     char *scorer_plugins_where;
 
     /* data: */
-    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs | idx_images */
+    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs | idx_images | text_labels */
+    char *files;       /* data.files (text_labels, required): `text<TAB>label` files, separated by
+                          commas (a YAML list is joined so) */
+    char *files_where;
+    tr_tokenizer tokenizer; /* data.tokenizer (text_labels): words (default) | chars | spaces */
+    long min_count;    /* data.min_count (text_labels); default 1: rarer training tokens become <unk> */
+    long max_size;     /* data.max_size (text_labels); default 0 = no cap: the most frequent tokens kept,
+                          <pad> and <unk> included */
     char *data_dir;    /* data.dir (idx_images): the gzipped IDX files' folder;
                           default /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) */
     char *data_dir_where;
@@ -85,6 +101,9 @@ typedef struct tr_config {
     long checkpoint_every; /* train.checkpoint_every; default 0 = at the end of every epoch; steps, >= 0 */
     long bleu_samples; /* train.bleu_samples; default 1000: held-out pairs greedy BLEU-4 is computed
                           on at each evaluation (word_pairs), >= 0 */
+    tr_best_metric keep_best; /* train.keep_best: none (default) | accuracy | exact_match | token_accuracy |
+                                 bleu | macro_f1: write best.h5 whenever it improves */
+    long early_stop;   /* train.early_stop; default 0 = off: stop after N evaluations without improvement */
     long attention_samples; /* train.attention_samples; default 8: held-out samples whose attention
                                maps each evaluation writes to attention.h5, >= 0 */
 } tr_config;
@@ -104,6 +123,10 @@ void tr_config_free(tr_config *c);
 tr_status tr_config_bind_options(const tr_config *cfg,
                                  const tr_option_spec *specs, int n_specs,
                                  tr_option_value *values, tr_error *err);
+
+/* Key i of the schema (0 ..): its section and name; 0 past the last. For
+ * the test that every key is documented (tests/cli/config_docs.sh). */
+int tr_config_schema_key(int i, const char **section, const char **name);
 
 /* The closest of `candidates` to `word` by edit distance, or NULL if none is
  * close enough (distance <= max(1, strlen(word)/3)). */

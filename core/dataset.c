@@ -128,29 +128,30 @@ void tr_vocabs_free(tr_vocabs *v)
 static int word_lookup(const tr_vocab *v, const char *w, size_t len);
 static int encode_words(int32_t *out, const char *text, const tr_vocab *v, int len, int lowercase, int eos);
 
-void tr_encode_source(int32_t *out, const char *text, const tr_vocabs *v,
-                      int src_len, int lowercase)
+int tr_encode_source(int32_t *out, const char *text, const tr_vocabs *v,
+                     int src_len, int lowercase)
 {
     const tr_vocab *sv = &v->src;
-    if (sv->words) {
-        encode_words(out, text, sv, src_len, lowercase, -1);
-        return;
-    }
-    int t = 0;
-    for (const char *p = text; *p && t < src_len;) {
+    if (sv->words)
+        return encode_words(out, text, sv, src_len, lowercase, -1);
+    int t = 0, chars = 0;
+    for (const char *p = text; *p; chars++) {
         int len = utf8_len((unsigned char)*p);
-        char c[4];
-        for (int i = 0; i < len; i++)
-            c[i] = p[i] ? p[i] : ' ';
-        if (len == 1 && lowercase)
-            c[0] = (char)tolower((unsigned char)c[0]);
-        int id = vocab_lookup(sv, c, len);
-        out[t++] = id >= 0 ? id : (sv->unk >= 0 ? sv->unk : sv->pad);
+        if (t < src_len) { /* past it only counted, to report the cut */
+            char c[4];
+            for (int i = 0; i < len; i++)
+                c[i] = p[i] ? p[i] : ' ';
+            if (len == 1 && lowercase)
+                c[0] = (char)tolower((unsigned char)c[0]);
+            int id = vocab_lookup(sv, c, len);
+            out[t++] = id >= 0 ? id : (sv->unk >= 0 ? sv->unk : sv->pad);
+        }
         for (int i = 0; i < len && *p; i++)
             p++;
     }
     for (; t < src_len; t++)
         out[t] = sv->pad;
+    return chars;
 }
 
 void tr_decode_target(char *buf, size_t len, const int32_t *ids, int n,
@@ -224,12 +225,14 @@ static tr_status char_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_voc
     p->tgt_len = (int)cfg->tgt_len;
     p->src = malloc((size_t)n * p->src_len * sizeof *p->src);
     p->tgt = malloc((size_t)n * p->tgt_len * sizeof *p->tgt);
-    if (!p->src || !p->tgt) {
+    p->index = malloc((size_t)(n > 0 ? n : 1) * sizeof *p->index);
+    if (!p->src || !p->tgt || !p->index) {
         yaml_document_delete(&doc);
         tr_pairs_free(p);
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory loading %s", cfg->pairs);
     }
     for (int i = 0; i < n && !s; i++) {
+        p->index[i] = i;
         yaml_node_t *item = yaml_document_get_node(&doc, root->data.sequence.items.start[i]);
         yaml_node_t *in = NULL, *out = NULL;
         if (item->type == YAML_SEQUENCE_NODE && item->data.sequence.items.top - item->data.sequence.items.start == 2) {
@@ -241,7 +244,10 @@ static tr_status char_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_voc
                              cfg->pairs, item->start_mark.line + 1, item->start_mark.column + 1, i);
             break;
         }
-        tr_encode_source(p->src + (size_t)i * p->src_len, (const char *)in->data.scalar.value, v, p->src_len, cfg->lowercase);
+        int len = tr_encode_source(p->src + (size_t)i * p->src_len, (const char *)in->data.scalar.value, v,
+                                   p->src_len, cfg->lowercase);
+        if (len > p->src_len && (i < cfg->train_size || i >= n - cfg->test_size)) /* a pair in use */
+            p->src_cut++;
         char bad[256];
         if (encode_target(p->tgt + (size_t)i * p->tgt_len, (const char *)out->data.scalar.value, v, p->tgt_len, bad, sizeof bad))
             s = tr_error_set(err, TR_ERR_DATA, "%s:%zu:%zu: item %d: %s", cfg->pairs,
@@ -261,6 +267,11 @@ void tr_pairs_free(tr_pairs *p)
     free(p->src);
     free(p->tgt);
     free(p->pixels);
+    free(p->index);
+    for (int f = 0; f < p->nfiles; f++)
+        free(p->files[f]);
+    free(p->files);
+    free(p->file_start);
     memset(p, 0, sizeof *p);
 }
 
@@ -285,20 +296,44 @@ static int word_lookup(const tr_vocab *v, const char *w, size_t len)
     }
 }
 
-/* Next space-separated token of *p (at most 255 bytes, lower-cased on
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+/* The `words` tokenizer's word bytes: letters, digits, '_' and every
+ * non-ASCII byte (so UTF-8 letters stay inside words). */
+static int is_word_byte(char c) { return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80; }
+
+/* Next token of *p by `tokenizer` (at most 255 bytes, ASCII lower-cased on
  * request) into w; returns its length, 0 at the end. */
-static size_t next_word(const char **p, char *w, int lowercase)
+static size_t next_token(const char **p, char *w, int lowercase, int tokenizer)
 {
-    const char *s = *p;
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    size_t n = 0;
-    while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') {
-        if (n < 255)
-            w[n++] = lowercase ? (char)tolower((unsigned char)*s) : *s;
-        s++;
+    const char *s = *p, *e;
+    if (tokenizer == TR_TOK_CHARS) {
+        while (*s == '\r' || *s == '\n')
+            s++;
+        e = *s ? s + utf8_len((unsigned char)*s) : s;
+        for (const char *q = s; q < e; q++) /* a cut UTF-8 tail ends the text */
+            if (!*q) { e = q; break; }
+    } else {
+        while (is_blank(*s))
+            s++;
+        e = s;
+        if (tokenizer == TR_TOK_SPACES)
+            while (*e && !is_blank(*e))
+                e++;
+        else if (is_word_byte(*e)) /* a word, with inner apostrophes: don't, l'eau */
+            for (;;) {
+                while (is_word_byte(*e))
+                    e++;
+                if (e[0] != '\'' || !is_word_byte(e[1]))
+                    break;
+                e++;
+            }
+        else if (*e) /* punctuation: a token of its own */
+            e++;
     }
-    *p = s;
+    size_t n = 0;
+    for (const char *q = s; q < e && n < 255; q++)
+        w[n++] = lowercase ? (char)tolower((unsigned char)*q) : *q;
+    *p = e;
     w[n] = 0;
     return n;
 }
@@ -310,7 +345,7 @@ static int encode_words(int32_t *out, const char *text, const tr_vocab *v, int l
     char w[256];
     int t = 0, words = 0;
     size_t n;
-    while ((n = next_word(&text, w, lowercase)) > 0) {
+    while ((n = next_token(&text, w, lowercase, v->tokenizer)) > 0) {
         words++;
         if (t < len) {
             int id = word_lookup(v, w, n);
@@ -337,13 +372,16 @@ static int by_count(const void *a, const void *b)
     return strcmp(x->word, y->word);
 }
 
-/* A vocabulary: the special tokens, then the words of lines[idx[0..n)] by
- * frequency. */
+/* A vocabulary: the special tokens, then the tokens of lines[idx[0..n)] by
+ * frequency (ties in byte order), those seen at least min_count times, up
+ * to max_size ids in all (0: no cap). A token spelt like a special one is
+ * that special one. */
 static tr_status build_vocab(tr_vocab *v, char **lines, const int32_t *idx, long n, const char *const *special,
-                             int nspecial, int lowercase, tr_error *err)
+                             int nspecial, int lowercase, int tokenizer, long min_count, long max_size, tr_error *err)
 {
     memset(v, 0, sizeof *v);
     v->words = 1;
+    v->tokenizer = tokenizer;
     v->unk = v->pad = v->bos = v->eos = -1;
     memset(v->ascii, 0xff, sizeof v->ascii);
     /* count words with a temporary table keyed like the final one */
@@ -361,7 +399,12 @@ static tr_status build_vocab(tr_vocab *v, char **lines, const int32_t *idx, long
     for (long i = 0; i < n; i++) {
         const char *p = lines[idx[i]];
         size_t len;
-        while ((len = next_word(&p, w, lowercase)) > 0) {
+        while ((len = next_token(&p, w, lowercase, tokenizer)) > 0) {
+            int sp = 0;
+            while (sp < nspecial && strcmp(special[sp], w) != 0)
+                sp++;
+            if (sp < nspecial)
+                continue;
             uint64_t h = hash_word(w, len) & (uint64_t)(nslots - 1);
             while (slots[h] >= 0 && strcmp(wc[slots[h]].word, w) != 0)
                 h = (h + 1) & (uint64_t)(nslots - 1);
@@ -404,6 +447,16 @@ static tr_status build_vocab(tr_vocab *v, char **lines, const int32_t *idx, long
     }
     free(slots);
     qsort(wc, (size_t)used, sizeof *wc, by_count);
+    int kept = used;
+    while (kept > 0 && wc[kept - 1].count < min_count)
+        kept--;
+    if (max_size > 0 && nspecial + kept > max_size)
+        kept = (int)max_size - nspecial;
+    for (int i = kept; i < used; i++) { /* these become <unk> */
+        free(wc[i].word);
+        wc[i].word = NULL;
+    }
+    used = kept;
     v->n = nspecial + used;
     v->tokens = calloc((size_t)v->n, sizeof *v->tokens);
     v->nslots = 1;
@@ -507,9 +560,9 @@ static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg
         tr_permutation(perm, (int32_t)ns, tr_key_u64((uint64_t)cfg->split_seed, 0x53504c4954ULL /* "SPLIT" */, 0));
         static const char *const sspec[] = {"<pad>", "<unk>"};
         static const char *const tspec[] = {"<pad>", "<s>", "</s>", "<unk>"};
-        st = build_vocab(&v->src, src, perm, cfg->train_size, sspec, 2, cfg->lowercase, err);
+        st = build_vocab(&v->src, src, perm, cfg->train_size, sspec, 2, cfg->lowercase, TR_TOK_SPACES, 1, 0, err);
         if (!st)
-            st = build_vocab(&v->tgt, tgt, perm, cfg->train_size, tspec, 4, cfg->lowercase, err);
+            st = build_vocab(&v->tgt, tgt, perm, cfg->train_size, tspec, 4, cfg->lowercase, TR_TOK_SPACES, 1, 0, err);
     }
     if (!st) {
         /* keep the training split and the held-out split, in that order */
@@ -519,12 +572,17 @@ static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg
         p->tgt_len = (int)cfg->tgt_len;
         p->src = malloc((size_t)keep * p->src_len * sizeof *p->src);
         p->tgt = malloc((size_t)keep * p->tgt_len * sizeof *p->tgt);
-        if (!p->src || !p->tgt)
+        p->index = malloc((size_t)keep * sizeof *p->index);
+        if (!p->src || !p->tgt || !p->index)
             st = tr_error_set(err, TR_ERR_NOMEM, "out of memory encoding %s", cfg->source);
         for (long i = 0; !st && i < keep; i++) {
             long j = i < cfg->train_size ? perm[i] : perm[ns - keep + i];
-            encode_words(p->src + (size_t)i * p->src_len, src[j], &v->src, p->src_len, cfg->lowercase, -1);
-            encode_words(p->tgt + (size_t)i * p->tgt_len, tgt[j], &v->tgt, p->tgt_len, cfg->lowercase, v->tgt.eos);
+            p->index[i] = j;
+            p->src_cut += encode_words(p->src + (size_t)i * p->src_len, src[j], &v->src, p->src_len, cfg->lowercase,
+                                       -1) > p->src_len;
+            /* a target of tgt_len words has lost its </s>: cut too */
+            p->tgt_cut += encode_words(p->tgt + (size_t)i * p->tgt_len, tgt[j], &v->tgt, p->tgt_len, cfg->lowercase,
+                                       v->tgt.eos) >= p->tgt_len;
         }
     }
     free(perm);
@@ -539,10 +597,196 @@ static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg
     return st;
 }
 
+/* ---- labelled text */
+
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A vocabulary of the given distinct strings, in that order (the classes). */
+static tr_status vocab_from_list(tr_vocab *v, char **names, int n, tr_error *err)
+{
+    memset(v, 0, sizeof *v);
+    v->words = 1;
+    v->unk = v->pad = v->bos = v->eos = -1;
+    memset(v->ascii, 0xff, sizeof v->ascii);
+    v->n = n;
+    v->nslots = 1;
+    while (v->nslots < 2 * n + 2)
+        v->nslots *= 2;
+    v->tokens = calloc((size_t)(n > 0 ? n : 1), sizeof *v->tokens);
+    v->slots = malloc((size_t)v->nslots * sizeof *v->slots);
+    if (!v->tokens || !v->slots)
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    memset(v->slots, 0xff, (size_t)v->nslots * sizeof *v->slots);
+    for (int i = 0; i < n; i++) {
+        if (!(v->tokens[i] = strdup(names[i])))
+            return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+        uint64_t h = hash_word(names[i], strlen(names[i])) & (uint64_t)(v->nslots - 1);
+        while (v->slots[h] >= 0)
+            h = (h + 1) & (uint64_t)(v->nslots - 1);
+        v->slots[h] = i;
+    }
+    return TR_OK;
+}
+
+static char *trim(char *a)
+{
+    while (is_blank(*a))
+        a++;
+    size_t n = strlen(a);
+    while (n > 0 && is_blank(a[n - 1]))
+        a[--n] = 0;
+    return a;
+}
+
+void tr_pairs_where(char *buf, size_t len, const tr_pairs *p, int64_t index)
+{
+    int f = p->nfiles - 1;
+    while (f > 0 && p->file_start[f] > index)
+        f--;
+    if (p->nfiles > 0)
+        snprintf(buf, len, "%s:%lld", p->files[f], (long long)(index - p->file_start[f] + 1));
+    else
+        snprintf(buf, len, "%lld", (long long)index);
+}
+
+/* data.kind text_labels: every non-blank line of data.files is a sample;
+ * the text before its last TAB is the input, the rest its label. */
+static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg, tr_error *err)
+{
+    memset(v, 0, sizeof *v);
+    memset(p, 0, sizeof *p);
+    tr_status st = TR_OK;
+    int nf = 1;
+    for (const char *c = cfg->files; *c; c++)
+        nf += *c == ',';
+    char **bufs = calloc((size_t)nf, sizeof *bufs), **text = NULL, **label = NULL, **classes = NULL;
+    int64_t *line = NULL;
+    int32_t *perm = NULL;
+    long n = 0, lines = 0, cap = 0;
+    int nclasses = 0;
+    p->files = calloc((size_t)nf, sizeof *p->files);
+    p->file_start = calloc((size_t)nf + 1, sizeof *p->file_start);
+    if (!bufs || !p->files || !p->file_start)
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    /* read every file; keep pointers to each sample's text and label */
+    for (const char *c = cfg->files; !st && p->nfiles < nf;) {
+        const char *e = strchr(c, ',');
+        size_t len = e ? (size_t)(e - c) : strlen(c);
+        const int f = p->nfiles++;
+        char *path = p->files[f] = strndup(c, len);
+        c = e ? e + 1 : c + len;
+        if (!path || !*trim(path)) {
+            st = path ? tr_error_set(err, TR_ERR_CONFIG, "%s: data.files: an empty file name in '%s'", cfg->files_where,
+                                     cfg->files)
+                      : tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memmove(path, trim(path), strlen(trim(path)) + 1);
+        p->file_start[f] = lines;
+        long k = 0;
+        char **ls = read_lines(path, cfg->files_where, &k, &bufs[f], err);
+        if (!ls) {
+            st = err->status;
+            break;
+        }
+        if (n + k > cap) {
+            cap = 2 * (n + k);
+            char **nt = realloc(text, (size_t)cap * sizeof *text), **nl = nt ? realloc(label, (size_t)cap * sizeof *label) : NULL;
+            int64_t *ni = nl ? realloc(line, (size_t)cap * sizeof *line) : NULL;
+            text = nt ? nt : text;
+            label = nl ? nl : label;
+            line = ni ? ni : line;
+            if (!ni) {
+                free(ls);
+                st = tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+        }
+        for (long i = 0; i < k && !st; i++) {
+            char *tab = strrchr(ls[i], '\t');
+            if (!tab && !*trim(ls[i]))
+                continue; /* a blank line */
+            if (!tab || !*trim(tab + 1)) {
+                st = tr_error_set(err, TR_ERR_DATA, "%s:%ld: %s; each line is text<TAB>label", path, i + 1,
+                                  tab ? "no label after the last TAB" : "no TAB");
+                break;
+            }
+            *tab = 0;
+            text[n] = ls[i];
+            label[n] = trim(tab + 1);
+            line[n++] = lines + i;
+        }
+        free(ls);
+        lines += k;
+    }
+    if (!st)
+        p->file_start[p->nfiles] = lines;
+    if (!st && cfg->train_size + cfg->test_size > n)
+        st = tr_error_set(err, TR_ERR_CONFIG, "%s: data.train (%ld) + data.test (%ld) exceed the %ld labelled lines",
+                          cfg->files_where, cfg->train_size, cfg->test_size, n);
+    /* the classes: the distinct labels, in byte order */
+    if (!st && !(classes = malloc((size_t)n * sizeof *classes)))
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    if (!st) {
+        memcpy(classes, label, (size_t)n * sizeof *classes);
+        qsort(classes, (size_t)n, sizeof *classes, by_string);
+        for (long i = 0; i < n; i++)
+            if (nclasses == 0 || strcmp(classes[nclasses - 1], classes[i]) != 0)
+                classes[nclasses++] = classes[i];
+        if (nclasses < 2)
+            st = tr_error_set(err, TR_ERR_DATA, "%s: every line has the label '%s': a classifier needs two classes",
+                              cfg->files_where, nclasses ? classes[0] : "");
+    }
+    if (!st)
+        st = vocab_from_list(&v->tgt, classes, nclasses, err);
+    if (!st && !(perm = malloc((size_t)n * sizeof *perm)))
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    if (!st) {
+        /* the split, as word_pairs': a seeded shuffle, training first, held-out last */
+        tr_permutation(perm, (int32_t)n, tr_key_u64((uint64_t)cfg->split_seed, 0x53504c4954ULL /* "SPLIT" */, 0));
+        static const char *const sspec[] = {"<pad>", "<unk>"};
+        st = build_vocab(&v->src, text, perm, cfg->train_size, sspec, 2, cfg->lowercase, (int)cfg->tokenizer,
+                         cfg->min_count, cfg->max_size, err);
+    }
+    if (!st) {
+        long keep = cfg->train_size + cfg->test_size;
+        p->n = (int)keep;
+        p->src_len = (int)cfg->src_len;
+        p->tgt_len = 1;
+        p->src = malloc((size_t)keep * p->src_len * sizeof *p->src);
+        p->tgt = malloc((size_t)keep * sizeof *p->tgt);
+        p->index = malloc((size_t)keep * sizeof *p->index);
+        if (!p->src || !p->tgt || !p->index)
+            st = tr_error_set(err, TR_ERR_NOMEM, "out of memory encoding %s", cfg->files);
+        for (long i = 0; !st && i < keep; i++) {
+            long j = i < cfg->train_size ? perm[i] : perm[n - keep + i];
+            p->index[i] = line[j];
+            p->src_cut += encode_words(p->src + (size_t)i * p->src_len, text[j], &v->src, p->src_len, cfg->lowercase,
+                                       -1) > p->src_len;
+            p->tgt[i] = word_lookup(&v->tgt, label[j], strlen(label[j]));
+        }
+    }
+    for (int f = 0; f < nf && bufs; f++)
+        free(bufs[f]);
+    free(bufs);
+    free(text);
+    free(label);
+    free(line);
+    free(classes);
+    free(perm);
+    if (st) {
+        tr_vocabs_free(v);
+        tr_pairs_free(p);
+    }
+    return st;
+}
+
 tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
                        int with_pairs, tr_error *err)
 {
     memset(p, 0, sizeof *p);
+    if (cfg->data_kind == TR_DATA_TEXT_LABELS)
+        return text_labels_load(v, p, cfg, err);
     if (cfg->data_kind == TR_DATA_IDX_IMAGES)
         return tr_images_load(v, p, cfg, with_pairs, err);
     if (cfg->data_kind == TR_DATA_WORD_PAIRS)

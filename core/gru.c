@@ -15,6 +15,7 @@
  *   dh_prev += dh z + d(a) . Wh^T. */
 #include "trainer/layers.h"
 #include "fastmath.h"
+#include "seq_lengths.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -181,17 +182,39 @@ TR_SIMD void tr_gru_cell_backward(float *restrict dxw, float *restrict dh_prev,
                     work, G, Wh, G, 1.0f, dh_prev, H);
 }
 
-TR_SIMD void tr_gru_forward(float *h_seq, float *gates, float *hn,
-                            const float *xw, const float *h0, const float *Wh,
-                            const float *bh, int T, int B, int H)
+/* lengths: core/seq_lengths.h */
+TR_SIMD void tr_gru_forward_len(float *h_seq, float *gates, float *hn,
+                                const float *xw, const float *h0,
+                                const float *Wh, const float *bh, int T, int B,
+                                int H, const int32_t *lengths)
 {
     if (T <= 0 || B <= 0 || H <= 0)
         return;
-    const size_t BH = (size_t)B * (size_t)H, BG = 3 * BH;
-    for (size_t t = 0; t < (size_t)T; t++)
+    const size_t Hs = (size_t)H, BH = (size_t)B * Hs, BG = 3 * BH;
+    const int tmax = tr_seq_max_len(lengths, B, T);
+    for (size_t t = 0; t < (size_t)T; t++) {
+        if (t >= (size_t)tmax) { /* padding in every row */
+            memset(h_seq + t * BH, 0, BH * sizeof *h_seq);
+            memset(gates + t * BG, 0, BG * sizeof *gates);
+            memset(hn + t * BH, 0, BH * sizeof *hn);
+            continue;
+        }
         tr_gru_cell_forward(h_seq + t * BH, gates + t * BG, hn + t * BH,
                             xw + t * BG, t ? h_seq + (t - 1) * BH : h0, Wh, bh,
                             B, H);
+        if (lengths) {
+            tr_seq_zero_padding(h_seq + t * BH, lengths, t, B, T, Hs);
+            tr_seq_zero_padding(gates + t * BG, lengths, t, B, T, 3 * Hs);
+            tr_seq_zero_padding(hn + t * BH, lengths, t, B, T, Hs);
+        }
+    }
+}
+
+void tr_gru_forward(float *h_seq, float *gates, float *hn, const float *xw,
+                    const float *h0, const float *Wh, const float *bh, int T,
+                    int B, int H)
+{
+    tr_gru_forward_len(h_seq, gates, hn, xw, h0, Wh, bh, T, B, H, NULL);
 }
 
 /* dWh as tr_lstm_backward: dxw[t] ends up holding step t's d(xw), whose z|r
@@ -202,17 +225,28 @@ TR_SIMD void tr_gru_forward(float *h_seq, float *gates, float *hn,
  * (K = (T-1) B): its z|r columns from dxw, its n columns from dh_seq. Step 0
  * pairs with h0, which is not contiguous with h_seq: its own GEMM, from
  * work. Without dxw, every step does its own dWh GEMM from work. */
-TR_SIMD void tr_gru_backward(float *dxw, float *dh0, float *dWh, float *dbh,
-                             float *dh_seq, const float *h_seq,
-                             const float *gates, const float *hn,
-                             const float *h0, const float *Wh, float *work,
-                             int T, int B, int H)
+TR_SIMD void tr_gru_backward_len(float *dxw, float *dh0, float *dWh,
+                                 float *dbh, float *dh_seq, const float *h_seq,
+                                 const float *gates, const float *hn,
+                                 const float *h0, const float *Wh, float *work,
+                                 int T, int B, int H, const int32_t *lengths)
 {
     if (T <= 0 || B <= 0 || H <= 0)
         return;
     const size_t Hs = (size_t)H, BH = (size_t)B * Hs, BG = 3 * BH;
     const int G = 3 * H;
+    const int tmax = tr_seq_max_len(lengths, B, T);
     for (size_t t = (size_t)T; t-- > 0;) {
+        if (t >= (size_t)tmax) {
+            /* padding in every row: d(xw) = 0, and 0 for the dWh GEMMs */
+            if (dxw)
+                memset(dxw + t * BG, 0, BG * sizeof *dxw);
+            memset(dh_seq + t * BH, 0, BH * sizeof *dh_seq);
+            continue;
+        }
+        /* padding rows' outputs are constants: no gradient enters there */
+        if (lengths)
+            tr_seq_zero_padding(dh_seq + t * BH, lengths, t, B, T, Hs);
         const float *hp = t ? h_seq + (t - 1) * BH : h0;
         float *dhp = t ? dh_seq + (t - 1) * BH : dh0;
         float *dh = dh_seq + t * BH;
@@ -245,4 +279,13 @@ TR_SIMD void tr_gru_backward(float *dxw, float *dh0, float *dWh, float *dbh,
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, K, 1.0f,
                     h_seq, H, dh_seq + BH, H, 1.0f, dWh + 2 * Hs, G);
     }
+}
+
+void tr_gru_backward(float *dxw, float *dh0, float *dWh, float *dbh,
+                     float *dh_seq, const float *h_seq, const float *gates,
+                     const float *hn, const float *h0, const float *Wh,
+                     float *work, int T, int B, int H)
+{
+    tr_gru_backward_len(dxw, dh0, dWh, dbh, dh_seq, h_seq, gates, hn, h0, Wh,
+                        work, T, B, H, NULL);
 }

@@ -165,10 +165,13 @@ tr_status tr_images_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg, int wi
     p->channels = 1;
     p->pixels = malloc((size_t)n * px);
     p->tgt = malloc((size_t)n * sizeof *p->tgt);
-    if (!p->pixels || !p->tgt) {
+    p->index = malloc((size_t)(n > 0 ? n : 1) * sizeof *p->index);
+    if (!p->pixels || !p->tgt || !p->index) {
         tr_pairs_free(p);
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory for %ld images", n);
     }
+    for (long i = 0; i < n; i++) /* the image's place in its own file (train or t10k) */
+        p->index[i] = i < ntr ? i : i - ntr;
     int max_label = 0;
     st = load_split(p->pixels, p->tgt, &p->height, &p->width, ntr, "train", "train", cfg, &max_label, err);
     if (!st && nte > 0)

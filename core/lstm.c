@@ -2,6 +2,7 @@
  * (trainer/layers.h). Gate order i, f, c(g), o in blocks of H columns. */
 #include "trainer/layers.h"
 #include "fastmath.h"
+#include "seq_lengths.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -192,15 +193,24 @@ TR_SIMD void tr_lstm_cell_backward(float *restrict dxw, float *restrict dh_prev,
     }
 }
 
-TR_SIMD void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
-                     const float *xw, const float *Wh, int T, int B, int H,
-                     int reverse, tr_act recurrent_act)
+/* lengths: core/seq_lengths.h */
+TR_SIMD void tr_lstm_forward_len(float *h_seq, float *c_seq, float *gates,
+                                 const float *xw, const float *Wh, int T,
+                                 int B, int H, int reverse,
+                                 tr_act recurrent_act, const int32_t *lengths)
 {
     if (T <= 0 || B <= 0 || H <= 0)
         return;
-    const size_t BH = (size_t)B * (size_t)H, BG = 4 * BH;
+    const size_t Hs = (size_t)H, BH = (size_t)B * Hs, BG = 4 * BH;
+    const int tmax = tr_seq_max_len(lengths, B, T);
     for (int s = 0; s < T; s++) {
         const size_t t = (size_t)(reverse ? T - 1 - s : s);
+        if (t >= (size_t)tmax) { /* padding in every row */
+            memset(h_seq + t * BH, 0, BH * sizeof *h_seq);
+            memset(c_seq + t * BH, 0, BH * sizeof *c_seq);
+            memset(gates + t * BG, 0, BG * sizeof *gates);
+            continue;
+        }
         const float *hp = NULL, *cp = NULL;
         if (s > 0) {
             const size_t tp = reverse ? t + 1 : t - 1;
@@ -209,17 +219,38 @@ TR_SIMD void tr_lstm_forward(float *h_seq, float *c_seq, float *gates,
         }
         tr_lstm_cell_forward(h_seq + t * BH, c_seq + t * BH, gates + t * BG,
                              xw + t * BG, hp, cp, Wh, B, H, recurrent_act);
+        if (lengths) {
+            tr_seq_zero_padding(h_seq + t * BH, lengths, t, B, T, Hs);
+            tr_seq_zero_padding(c_seq + t * BH, lengths, t, B, T, Hs);
+            tr_seq_zero_padding(gates + t * BG, lengths, t, B, T, 4 * Hs);
+        }
     }
 }
 
-TR_SIMD void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
-                      const float *h_seq, const float *c_seq,
-                      const float *gates, const float *Wh, float *work, int T,
-                      int B, int H, int reverse, tr_act recurrent_act)
+void tr_lstm_forward(float *h_seq, float *c_seq, float *gates, const float *xw,
+                     const float *Wh, int T, int B, int H, int reverse,
+                     tr_act recurrent_act)
+{
+    tr_lstm_forward_len(h_seq, c_seq, gates, xw, Wh, T, B, H, reverse,
+                        recurrent_act, NULL);
+}
+
+/* With lengths, the gradient w.r.t. a padding row's h and c is zeroed when
+ * its step comes up (after every contribution to it has arrived): padding
+ * outputs are constants (zeroed), so neither dh_seq's entries there nor the
+ * recurrent gradient the first real step of a reverse row sends to its
+ * zero "previous" state may flow on. */
+TR_SIMD void tr_lstm_backward_len(float *dxw, float *dWh, float *dh_seq,
+                                  const float *h_seq, const float *c_seq,
+                                  const float *gates, const float *Wh,
+                                  float *work, int T, int B, int H,
+                                  int reverse, tr_act recurrent_act,
+                                  const int32_t *lengths)
 {
     if (T <= 0 || B <= 0 || H <= 0)
         return;
-    const size_t BH = (size_t)B * (size_t)H, BG = 4 * BH;
+    const size_t Hs = (size_t)H, BH = (size_t)B * Hs, BG = 4 * BH;
+    const int tmax = tr_seq_max_len(lengths, B, T);
     /* dxw ends up holding every step's gate gradient dz, so dWh is one GEMM
      * over all steps at the end (K = (T-1) B) instead of T skinny ones. */
     if (dxw)
@@ -230,6 +261,16 @@ TR_SIMD void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
     memset(dc, 0, BH * sizeof *dc);
     for (int s = T - 1; s >= 0; s--) {
         const size_t t = (size_t)(reverse ? T - 1 - s : s);
+        if (t >= (size_t)tmax) {
+            /* padding in every row: dz = 0 (dxw[t] stays 0), nothing flows
+             * to the step before; that step starts from dc = 0 */
+            memset(dc, 0, BH * sizeof *dc);
+            continue;
+        }
+        if (lengths) {
+            tr_seq_zero_padding(dh_seq + t * BH, lengths, t, B, T, Hs);
+            tr_seq_zero_padding(dc, lengths, t, B, T, Hs);
+        }
         float *dhp = NULL;
         const float *hp = NULL, *cp = NULL;
         if (s > 0) {
@@ -249,10 +290,20 @@ TR_SIMD void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
     }
     if (dxw && dWh && T > 1) {
         /* pairs (h_prev of step t, dz[t]): forward h[t-1] with dz[t], t >= 1;
-         * reverse h[t+1] with dz[t], t <= T-2 -- contiguous blocks either way */
+         * reverse h[t+1] with dz[t], t <= T-2 -- contiguous blocks either way
+         * (padding rows pair a zero h or a zero dz: they add nothing) */
         const float *hp = reverse ? h_seq + BH : h_seq;
         const float *dz = reverse ? dxw : dxw + BG;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, 4 * H,
                     (T - 1) * B, 1.0f, hp, H, dz, 4 * H, 1.0f, dWh, 4 * H);
     }
+}
+
+void tr_lstm_backward(float *dxw, float *dWh, float *dh_seq,
+                      const float *h_seq, const float *c_seq,
+                      const float *gates, const float *Wh, float *work, int T,
+                      int B, int H, int reverse, tr_act recurrent_act)
+{
+    tr_lstm_backward_len(dxw, dWh, dh_seq, h_seq, c_seq, gates, Wh, work, T,
+                         B, H, reverse, recurrent_act, NULL);
 }

@@ -60,6 +60,14 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1);
 }
 
+/* Bytes of s->scratch per thread besides the plugin's (a multiple of 64). */
+static size_t shard_bytes(const tr_config *c, int micro, size_t input_size, size_t *tok, size_t *meta)
+{
+    *tok = ((size_t)micro * (size_t)(c->src_len + c->tgt_len) * sizeof(int32_t) + 63) / 64 * 64;
+    *meta = ((size_t)micro * (sizeof(int32_t) + sizeof(int64_t)) + 63) / 64 * 64;
+    return *tok + *meta + ((size_t)micro * input_size * sizeof(float) + 63) / 64 * 64;
+}
+
 tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
                           tr_error *err)
 {
@@ -104,6 +112,8 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->report_rank = -1;
     s->fail_rank = -1;
     s->saved_step = -1;
+    s->best_value = -INFINITY;
+    s->best_step = -1;
     /* Test hook for failure handling: TR_TEST_FAIL=rank:step[:kind], kind
      * error (the plugin fails), sigterm (the rank gets SIGTERM during the
      * step) or sigkill (the rank dies after the step and its checkpoint). */
@@ -118,6 +128,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     const int local_shards = (s->max_shards + s->comm.size - 1) / s->comm.size;
     openblas_set_num_threads(1); /* we parallelise over shards ourselves */
 
+    const int classify = tr_session_classifies(s);
     tr_model_info info = {
         .size = sizeof info,
         .src_len = (int)cfg->src_len, .tgt_len = (int)cfg->tgt_len,
@@ -126,6 +137,12 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         .max_batch = s->micro, .options = s->options,
         .tgt_bos = s->vocabs.tgt.bos, .tgt_eos = s->vocabs.tgt.eos,
         .in_channels = s->pairs.channels, .in_height = s->pairs.height, .in_width = s->pairs.width,
+        .task = classify ? TR_TASK_CLASSIFY : TR_TASK_SEQ2SEQ,
+        .n_classes = classify ? s->vocabs.tgt.n : 0,
+        .class_names = classify ? (const char *const *)s->vocabs.tgt.tokens : NULL,
+        .src_tokens = s->vocabs.src.n ? (const char *const *)s->vocabs.src.tokens : NULL,
+        .tgt_tokens = (const char *const *)s->vocabs.tgt.tokens,
+        .src_unk = s->vocabs.src.unk,
     };
     tr_error perr = {0};
     if (P->create(&s->model, &s->reg, &info, &perr) || !s->model) {
@@ -161,10 +178,9 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     }
     size_t total = s->reg.total;
     s->plugin_scratch = (P->scratch_bytes(s->model, s->micro) + 63) / 64 * 64;
-    size_t tok = (size_t)s->micro * (size_t)(cfg->src_len + cfg->tgt_len) * sizeof(int32_t);
     s->input_size = (size_t)s->pairs.channels * s->pairs.height * s->pairs.width;
-    size_t img = (size_t)s->micro * s->input_size * sizeof(float);
-    s->scratch_stride = s->plugin_scratch + (tok + 63) / 64 * 64 + (img + 63) / 64 * 64;
+    size_t tok, meta;
+    s->scratch_stride = s->plugin_scratch + shard_bytes(cfg, s->micro, s->input_size, &tok, &meta);
     s->params = xalloc(total * sizeof(float));
     s->grad = xalloc(total * sizeof(float));
     s->opt_m = xalloc(total * sizeof(float));
@@ -178,6 +194,11 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->shard_err = xalloc((size_t)s->max_shards * sizeof(tr_error));
     s->scratch = xalloc((size_t)s->threads * s->scratch_stride);
     s->perm = xalloc((size_t)(s->pairs.n > 0 ? s->pairs.n : 1) * sizeof(int32_t));
+    const size_t C = classify ? (size_t)s->vocabs.tgt.n : 0;
+    if (C && !(s->confusion = calloc(C * C, sizeof *s->confusion))) {
+        st = tr_error_set(err, TR_ERR_NOMEM, "out of memory for a %zu x %zu confusion matrix", C, C);
+        goto fail;
+    }
     if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs ||
         !s->scales || !s->shard_loss || !s->chunk_sums || !s->shard_err || !s->scratch || !s->perm) {
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory allocating buffers for %zu parameters", total);
@@ -206,8 +227,27 @@ void tr_session_close(tr_session *s)
     free(s->params); free(s->grad); free(s->opt_m); free(s->opt_v);
     free(s->shard_grads); free(s->acc); free(s->maxabs); free(s->scales);
     free(s->shard_loss); free(s->chunk_sums); free(s->shard_err); free(s->scratch); free(s->perm);
+    free(s->confusion);
     tr_config_free(s->cfg);
     free(s);
+}
+
+int tr_session_classifies(const tr_session *s)
+{
+    return s->cfg->data_kind == TR_DATA_IDX_IMAGES || s->cfg->data_kind == TR_DATA_TEXT_LABELS;
+}
+
+void tr_class_scores(const long *confusion, int C, int k, double *precision, double *recall, double *f1)
+{
+    long tp = confusion[(size_t)k * C + k], predicted = 0, actual = 0;
+    for (int j = 0; j < C; j++) {
+        predicted += confusion[(size_t)j * C + k];
+        actual += confusion[(size_t)k * C + j];
+    }
+    /* sklearn's zero_division=1 for a class absent from both */
+    *precision = predicted ? (double)tp / predicted : actual ? 0.0 : 1.0;
+    *recall = actual ? (double)tp / actual : predicted ? 0.0 : 1.0;
+    *f1 = *precision + *recall > 0 ? 2 * *precision * *recall / (*precision + *recall) : 0.0;
 }
 
 long tr_session_steps_per_epoch(const tr_session *s)
@@ -217,15 +257,52 @@ long tr_session_steps_per_epoch(const tr_session *s)
 
 /* Per-thread scratch: the plugin's part, then the shard's token ids, then
  * its images as floats. */
-static void thread_buffers(const tr_session *s, void **plugin, int32_t **src,
-                           int32_t **tgt, float **input)
+/* One thread's slice of s->scratch: the plugin's scratch, then a shard's
+ * tokens, lengths, sample indices and images. */
+typedef struct shard_bufs {
+    void *plugin;
+    int32_t *src, *tgt, *lengths;
+    int64_t *index;
+    float *input;
+} shard_bufs;
+
+static shard_bufs thread_buffers(const tr_session *s)
 {
     unsigned char *base = s->scratch + (size_t)omp_get_thread_num() * s->scratch_stride;
-    size_t tok = (size_t)s->micro * (size_t)(s->cfg->src_len + s->cfg->tgt_len) * sizeof(int32_t);
-    *plugin = base;
-    *src = (int32_t *)(base + s->plugin_scratch);
-    *tgt = *src + (size_t)s->micro * s->cfg->src_len;
-    *input = (float *)(base + s->plugin_scratch + (tok + 63) / 64 * 64);
+    size_t tok, meta;
+    shard_bytes(s->cfg, s->micro, s->input_size, &tok, &meta);
+    shard_bufs b;
+    b.plugin = base;
+    b.src = (int32_t *)(base + s->plugin_scratch);
+    b.tgt = b.src + (size_t)s->micro * s->cfg->src_len;
+    b.index = (int64_t *)(base + s->plugin_scratch + tok);
+    b.lengths = (int32_t *)(b.index + s->micro);
+    b.input = (float *)(base + s->plugin_scratch + tok + meta);
+    return b;
+}
+
+/* lengths[n]: each source's tokens before its first <pad> (post-padded). */
+static void source_lengths(int32_t *lengths, const int32_t *src, int n, int T, int pad)
+{
+    for (int j = 0; j < n; j++) {
+        int t = 0;
+        while (t < T && src[(size_t)j * T + t] != pad)
+            t++;
+        lengths[j] = t;
+    }
+}
+
+/* The batch of m samples whose tokens and images are in the buffers (src
+ * may point elsewhere), with their lengths and (index != NULL) indices. */
+static tr_batch make_batch(const tr_session *s, const shard_bufs *sb, const int32_t *src, const int32_t *tgt, int m,
+                           const int64_t *index, uint64_t key, int training)
+{
+    const int T = (int)s->cfg->src_len;
+    if (src)
+        source_lengths(sb->lengths, src, m, T, s->vocabs.src.pad);
+    tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt, .input = s->input_size ? sb->input : NULL,
+                  .src_lengths = src ? sb->lengths : NULL, .index = index, .key = key, .training = training};
+    return b;
 }
 
 /* Pixels 0..255 as floats in [0, 1]. */
@@ -237,11 +314,12 @@ static void pixels_to_float(float *out, const uint8_t *px, size_t n)
 
 /* Samples idx[0..n) into the shard's buffers; for training (aug != NULL)
  * images get data.flip/data.shift, keyed by the epoch and sample index. */
-static void gather(int32_t *src, int32_t *tgt, float *input, const tr_pairs *p,
+static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, const tr_pairs *p,
                    const int32_t *idx, int n, const tr_config *aug, long epoch)
 {
     const size_t px = (size_t)p->channels * p->height * p->width;
     for (int j = 0; j < n; j++) {
+        index[j] = p->index ? p->index[idx[j]] : idx[j];
         if (p->src_len)
             memcpy(src + (size_t)j * p->src_len, p->src + (size_t)idx[j] * p->src_len, (size_t)p->src_len * sizeof *src);
         memcpy(tgt + (size_t)j * p->tgt_len, p->tgt + (size_t)idx[j] * p->tgt_len, (size_t)p->tgt_len * sizeof *tgt);
@@ -368,25 +446,25 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     const int R = s->comm.size, r = s->comm.rank;
     const int lo = (int)((long)r * nsh / R), hi = (int)((long)(r + 1) * nsh / R);
     const long epoch = s->step / tr_session_steps_per_epoch(s);
+    /* dropout and other randomness: keyed by seed and epoch here, by each
+     * sample's index in the plugin (tr_dropout_key) */
+    const uint64_t key = tr_key_u64((uint64_t)s->cfg->seed, 0x44524f504f5554ULL /* "DROPOUT" */, (uint64_t)epoch);
     memset(s->shard_loss, 0, (size_t)nsh * sizeof *s->shard_loss);
     const int dirty = s->shards_dirty;
     s->shards_dirty = 1; /* until a reduction has consumed (and zeroed) them */
     double tc = now_s();
     #pragma omp parallel for schedule(dynamic, 1)
     for (int sh = lo; sh < hi; sh++) {
-        void *scr;
-        int32_t *src, *tgt;
-        float *input;
-        thread_buffers(s, &scr, &src, &tgt, &input);
+        shard_bufs sb = thread_buffers(s);
         int m = n - sh * g < g ? n - sh * g : g;
-        gather(src, tgt, input, &s->pairs, idx + (size_t)sh * g, m, s->cfg, epoch);
+        gather(sb.src, sb.tgt, sb.input, sb.index, &s->pairs, idx + (size_t)sh * g, m, s->cfg, epoch);
         float *gr = s->shard_grads + (size_t)(sh - lo) * total;
         if (dirty) /* otherwise the last reduction left them zero */
             memset(gr, 0, total * sizeof *gr);
-        tr_batch b = {.size = sizeof b, .n = m, .src = src, .tgt = tgt, .input = s->input_size ? input : NULL};
+        tr_batch b = make_batch(s, &sb, s->pairs.src_len ? sb.src : NULL, sb.tgt, m, sb.index, key, 1);
         s->shard_err[sh].status = TR_OK;
         s->shard_err[sh].msg[0] = 0;
-        if (P->train(s->model, s->params, gr, scr, &b, &s->shard_loss[sh], &s->shard_err[sh]) != TR_OK &&
+        if (P->train(s->model, s->params, gr, sb.plugin, &b, &s->shard_loss[sh], &s->shard_err[sh]) != TR_OK &&
             s->shard_err[sh].status == TR_OK)
             s->shard_err[sh].status = TR_ERR_MODEL;
     }
@@ -533,7 +611,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                 fflush(log);
             }
             if (s->metrics) {
-                fprintf(s->metrics, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,,,\n", s->step, (s->step - 1) / spe + 1,
+                fprintf(s->metrics, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,,,,\n", s->step, (s->step - 1) / spe + 1,
                         win_loss / win_samples, lr, s->grad_norm, rate);
                 fflush(s->metrics);
             }
@@ -605,6 +683,12 @@ size_t tr_session_map_size(const tr_session *s, int k)
 tr_status tr_session_predict_ex(tr_session *s, const int32_t *src, const uint8_t *pixels, int n,
                                 int32_t *tokens, float *attention, float **maps, tr_error *err)
 {
+    return tr_session_predict_full(s, src, pixels, NULL, n, tokens, attention, maps, NULL, err);
+}
+
+tr_status tr_session_predict_full(tr_session *s, const int32_t *src, const uint8_t *pixels, const int64_t *index,
+                                  int n, int32_t *tokens, float *attention, float **maps, float *probs, tr_error *err)
+{
     const tr_plugin *P = s->plugin.desc;
     const int g = s->micro, Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
     const int nch = (n + g - 1) / g;
@@ -613,24 +697,23 @@ tr_status tr_session_predict_ex(tr_session *s, const int32_t *src, const uint8_t
     int first_ch = nch;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
-        void *scr;
-        int32_t *sbuf, *tbuf;
-        float *input;
-        thread_buffers(s, &scr, &sbuf, &tbuf, &input);
+        shard_bufs sb = thread_buffers(s);
         int m = n - ch * g < g ? n - ch * g : g;
         if (pixels)
-            pixels_to_float(input, pixels + (size_t)ch * g * s->input_size, (size_t)m * s->input_size);
-        tr_batch b = {.size = sizeof b, .n = m, .src = src ? src + (size_t)ch * g * Tx : NULL, .tgt = NULL,
-                      .input = pixels ? input : NULL};
+            pixels_to_float(sb.input, pixels + (size_t)ch * g * s->input_size, (size_t)m * s->input_size);
+        tr_batch b = make_batch(s, &sb, src ? src + (size_t)ch * g * Tx : NULL, NULL, m,
+                                index ? index + (size_t)ch * g : NULL, 0, 0);
+        b.input = pixels ? sb.input : NULL;
         float *mp[TR_MAX_MAPS] = {0};
         for (int k = 0; maps && k < s->n_maps; k++)
             mp[k] = maps[k] ? maps[k] + (size_t)ch * g * tr_session_map_size(s, k) : NULL;
         tr_prediction pr = {.size = sizeof pr,
                             .tokens = tokens ? tokens + (size_t)ch * g * Ty : NULL,
                             .attention = attention ? attention + (size_t)ch * g * Ty * Tx : NULL,
-                            .maps = maps && has_maps ? mp : NULL};
+                            .maps = maps && has_maps ? mp : NULL,
+                            .probs = probs ? probs + (size_t)ch * g * s->vocabs.tgt.n : NULL};
         tr_error e = {0};
-        if (P->predict(s->model, s->params, scr, &b, &pr, &e) != TR_OK) {
+        if (P->predict(s->model, s->params, sb.plugin, &b, &pr, &e) != TR_OK) {
             #pragma omp critical
             if (ch < first_ch) {
                 first_ch = ch;
@@ -638,7 +721,6 @@ tr_status tr_session_predict_ex(tr_session *s, const int32_t *src, const uint8_t
                                      e.msg[0] ? e.msg : "no reason given");
             }
         }
-        (void)tbuf;
     }
     return first;
 }
@@ -687,8 +769,13 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     long counts[3 + TR_BLEU_LONGS] = {0};
     tr_bleu_stats bs;
     memset(&bs, 0, sizeof bs);
+    const int C = s->confusion ? tv->n : 0;
+    if (C)
+        memset(s->confusion, 0, (size_t)C * C * sizeof *s->confusion);
     for (int i = 0; !st && i < hi - lo; i++) {
         const int32_t *t = s->pairs.tgt + (size_t)(first + i) * Ty, *p = pred + (size_t)i * Ty;
+        if (C && t[0] >= 0 && t[0] < C && p[0] >= 0 && p[0] < C)
+            s->confusion[(size_t)t[0] * C + p[0]]++;
         int all = 1;
         for (int y = 0; y < Ty; y++) {
             if (tv->pad >= 0 && t[y] == tv->pad && p[y] == t[y])
@@ -712,19 +799,16 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
         const int g = s->micro, nch = (hi - lo + g - 1) / g;
         #pragma omp parallel for schedule(dynamic, 1)
         for (int ch = 0; ch < nch; ch++) {
-            void *scr;
-            int32_t *sb, *tb;
-            float *input;
-            thread_buffers(s, &scr, &sb, &tb, &input);
+            shard_bufs sb = thread_buffers(s);
             int m = hi - lo - ch * g < g ? hi - lo - ch * g : g;
             const long at = first + (long)ch * g;
             if (s->input_size)
-                pixels_to_float(input, tr_session_pixels(s, at), (size_t)m * s->input_size);
-            tr_batch b = {.size = sizeof b, .n = m, .src = tr_session_src(s, at),
-                          .tgt = s->pairs.tgt + (size_t)at * Ty, .input = s->input_size ? input : NULL};
+                pixels_to_float(sb.input, tr_session_pixels(s, at), (size_t)m * s->input_size);
+            tr_batch b = make_batch(s, &sb, tr_session_src(s, at), s->pairs.tgt + (size_t)at * Ty, m,
+                                    s->pairs.index ? s->pairs.index + at : NULL, 0, 0);
             long c = 0, t = 0;
             tr_error e = {0};
-            P->score(s->model, s->params, scr, &b, &c, &t, &e);
+            P->score(s->model, s->params, sb.plugin, &b, &c, &t, &e);
             #pragma omp atomic
             forced[0] += c;
             #pragma omp atomic
@@ -742,6 +826,16 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
     counts[12] = bs.ref_len;
     tr_comm_sum_long(&s->comm, counts, 3 + TR_BLEU_LONGS);
     tr_comm_sum_long(&s->comm, forced, 2);
+    if (C) {
+        tr_comm_sum_long(&s->comm, s->confusion, C * C);
+        ev->classes = C;
+        ev->confusion = s->confusion;
+        for (int k = 0; k < C; k++) {
+            double pr, rc, f1;
+            tr_class_scores(s->confusion, C, k, &pr, &rc, &f1);
+            ev->macro_f1 += f1 / C;
+        }
+    }
     ev->has_forced = has_score && forced[1] > 0;
     ev->forced_acc = ev->has_forced ? (double)forced[0] / forced[1] : 0.0;
     memcpy(bs.match, counts + 3, 4 * sizeof(long));

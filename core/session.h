@@ -53,6 +53,7 @@ typedef struct tr_session {
     size_t scratch_stride;
     size_t plugin_scratch;     /* bytes of it the plugin gets */
     int32_t *perm;             /* [train] this epoch's order */
+    long *confusion;           /* [classes, classes] of the last evaluation (classifiers), else NULL */
     long perm_epoch;           /* epoch perm was drawn for, -1 none */
 
     size_t input_size;         /* floats per image (C*H*W), 0 for token inputs */
@@ -60,6 +61,10 @@ typedef struct tr_session {
     tr_map_spec map_specs[TR_MAX_MAPS];
 
     long step;                 /* optimizer updates done */
+    /* train.keep_best: the best evaluation so far (checkpointed, so resume keeps it) */
+    double best_value;         /* -inf: none yet */
+    long best_step;            /* -1: none */
+    long stale_evals;          /* evaluations since the best one */
     double grad_norm;          /* of the last step, before clipping */
     double reduce_seconds;     /* time spent combining gradients (all steps) */
     double compute_seconds;    /* this rank's forward/backward over its shards (all steps) */
@@ -99,7 +104,17 @@ typedef struct tr_eval {
     int has_forced;
     double bleu;       /* corpus BLEU-4 on the first train.bleu_samples held-out pairs */
     int has_bleu;      /* word_pairs with bleu_samples > 0 */
+    /* classification (tr_session_classifies): exact is the accuracy */
+    int classes;       /* 0 for sequence tasks */
+    const long *confusion; /* [classes, classes]: row the true class, column the predicted
+                              (s->confusion; valid until the next evaluation) */
+    double macro_f1;   /* the mean over classes of F1 (a class never true nor predicted: F1 1) */
 } tr_eval;
+
+/* Whether the data asks for one class per sample (idx_images, text_labels). */
+int tr_session_classifies(const tr_session *s);
+/* Precision, recall and F1 of class k from a confusion matrix [C, C]. */
+void tr_class_scores(const long *confusion, int C, int k, double *precision, double *recall, double *f1);
 
 tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err);
 
@@ -113,6 +128,11 @@ tr_status tr_session_predict(tr_session *s, const int32_t *src, int n,
  * extra maps (maps[k] [n, map k's shape], or NULL). */
 tr_status tr_session_predict_ex(tr_session *s, const int32_t *src, const uint8_t *pixels, int n,
                                 int32_t *tokens, float *attention, float **maps, tr_error *err);
+/* All of it: index [n] the samples' indices (NULL: unknown, e.g. text from
+ * the command line), probs [n, classes] for classifiers (or NULL). */
+tr_status tr_session_predict_full(tr_session *s, const int32_t *src, const uint8_t *pixels, const int64_t *index,
+                                  int n, int32_t *tokens, float *attention, float **maps, float *probs,
+                                  tr_error *err);
 /* Floats per sample of extra map k. */
 size_t tr_session_map_size(const tr_session *s, int k);
 /* Sample i's source tokens / pixels in s->pairs (NULL if the data has none). */
@@ -127,6 +147,9 @@ long tr_session_steps_per_epoch(const tr_session *s);
 tr_status tr_checkpoint_save(tr_session *s, const char *path, tr_error *err);
 tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume,
                              tr_error *err);
+/* The step and metric value best.h5 was written for (keep_best); -1 if
+ * the file is missing or has none. */
+long tr_checkpoint_best_of(const char *path, double *value);
 /* `trainer inspect`: what a checkpoint holds, readable without the plugin. */
 tr_status tr_checkpoint_inspect(const char *path, FILE *out, tr_error *err);
 

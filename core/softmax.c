@@ -40,40 +40,70 @@ TR_SIMD static void softmax_strided(float *y, const float *x, int len, size_t st
         y[l * stride] *= inv;
 }
 
-TR_SIMD void tr_softmax_forward(float *y, const float *x, int outer, int len,
-                        int inner)
+/* the number of valid positions of block o: lengths[o] clamped to 0..len */
+static inline int valid_len(const int32_t *lengths, size_t o, int len)
+{
+    if (!lengths)
+        return len;
+    const int32_t n = lengths[o];
+    return n < 0 ? 0 : n > len ? len : n;
+}
+
+TR_SIMD void tr_softmax_len_forward(float *y, const float *x,
+                                    const int32_t *lengths, int outer, int len,
+                                    int inner)
 {
     if (outer <= 0 || len <= 0 || inner <= 0)
         return;
     const size_t block = (size_t)len * (size_t)inner;
     for (size_t o = 0; o < (size_t)outer; o++) {
+        const int n = valid_len(lengths, o, len);
+        float *yo = y + o * block;
+        /* padding gets weight exactly 0 (the whole block for n = 0) */
+        for (size_t i = (size_t)n * (size_t)inner; i < block; i++)
+            yo[i] = 0.0f;
+        if (n == 0)
+            continue;
         if (inner == 1) {
-            softmax_row(y + o * block, x + o * block, len);
+            softmax_row(yo, x + o * block, n);
         } else {
             for (size_t j = 0; j < (size_t)inner; j++)
-                softmax_strided(y + o * block + j, x + o * block + j, len,
-                                (size_t)inner);
+                softmax_strided(yo + j, x + o * block + j, n, (size_t)inner);
         }
     }
 }
 
-TR_SIMD void tr_softmax_backward(float *dx, const float *dy, const float *y,
-                         int outer, int len, int inner)
+void tr_softmax_forward(float *y, const float *x, int outer, int len, int inner)
+{
+    tr_softmax_len_forward(y, x, NULL, outer, len, inner);
+}
+
+TR_SIMD void tr_softmax_len_backward(float *dx, const float *dy, const float *y,
+                                     const int32_t *lengths, int outer,
+                                     int len, int inner)
 {
     if (!dx || outer <= 0 || len <= 0 || inner <= 0)
         return;
     const size_t block = (size_t)len * (size_t)inner;
     const size_t st = (size_t)inner;
     for (size_t o = 0; o < (size_t)outer; o++) {
+        /* padding: no gradient, whatever dy holds there */
+        const size_t n = (size_t)valid_len(lengths, o, len);
         for (size_t j = 0; j < st; j++) {
             const size_t base = o * block + j;
             float dot = 0.0f;
-            for (size_t l = 0; l < (size_t)len; l++)
+            for (size_t l = 0; l < n; l++)
                 dot += dy[base + l * st] * y[base + l * st];
-            for (size_t l = 0; l < (size_t)len; l++)
+            for (size_t l = 0; l < n; l++)
                 dx[base + l * st] += y[base + l * st] * (dy[base + l * st] - dot);
         }
     }
+}
+
+void tr_softmax_backward(float *dx, const float *dy, const float *y, int outer,
+                         int len, int inner)
+{
+    tr_softmax_len_backward(dx, dy, y, NULL, outer, len, inner);
 }
 
 TR_SIMD double tr_softmax_xent_smooth_forward(float *probs, const float *logits, const int32_t *targets,

@@ -414,7 +414,7 @@ static void test_enums_and_strings(void)
     expect_error("train:\n  optimizer: rmsprop\n", 0, NULL,
                  "@:2:14: train.optimizer: expected one of adam|sgd, got 'rmsprop'");
     expect_error("data:\n  kind: char_pair\n", 0, NULL,
-                 "@:2:9: data.kind: expected one of char_pairs|word_pairs|idx_images, got 'char_pair' "
+                 "@:2:9: data.kind: expected one of char_pairs|word_pairs|idx_images|text_labels, got 'char_pair' "
                  "(did you mean 'char_pairs'?)");
     expect_error("data:\n  pairs: ''\n", 0, NULL,
                  "@:2:10: data.pairs: expected a non-empty string, got an empty value");
@@ -441,7 +441,7 @@ static void test_unknown_keys(void)
     expect_error("train:\n  batch: 1\n  hiden_size: 5\n", 0, NULL,
                  "@:3:3: unknown key 'hiden_size' in 'train' (valid keys: epochs, "
                  "batch, micro_batch, optimizer, lr, decay, schedule, warmup, lr_min, weight_decay, beta1, beta2, eps, "
-                 "momentum, nesterov, clip_norm, shuffle, log_every, eval_every, exact_reduce, checkpoint_every, attention_samples, bleu_samples)");
+                 "momentum, nesterov, clip_norm, shuffle, log_every, eval_every, exact_reduce, checkpoint_every, attention_samples, bleu_samples, keep_best, early_stop)");
     expect_error("data:\n  pair: x\n", 0, NULL,
                  "@:2:3: unknown key 'pair' in 'data' (did you mean 'pairs'?)");
     expect_error("run:\n  seed: 1\ntrian:\n  epochs: 5\n", 0, NULL,

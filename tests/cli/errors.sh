@@ -78,6 +78,15 @@ expect "predict without a checkpoint" "^trainer: $tmp/none/checkpoint.h5: no che
 expect "unknown command-line argument" "^trainer: unexpected argument 'oops'" \
     "$trainer" "$good" oops
 
+expect "early_stop without keep_best" "^trainer: .*train.early_stop needs train.keep_best" \
+    "$trainer" "$good" train.early_stop=3 run.out="$tmp/es"
+expect "keep_best: macro_f1 on a seq2seq task" "^trainer: .*train.keep_best: macro_f1 needs a classification task" \
+    "$trainer" "$good" train.keep_best=macro_f1 run.out="$tmp/kb"
+expect "keep_best: bleu on char_pairs" "^trainer: .*train.keep_best: bleu needs data.kind word_pairs" \
+    "$trainer" "$good" train.keep_best=bleu run.out="$tmp/kb"
+expect "predict --checkpoint best without best.h5" "^trainer: $tmp/none/best.h5: no such file: best.h5 is written by runs with train.keep_best" \
+    "$trainer" predict "$good" run.out="$tmp/none" --checkpoint best "ten past six"
+
 [ "$fails" -eq 0 ] && echo "all error cases pass" && exit 0
 echo "$fails error case(s) failed"
 exit 1

@@ -21,7 +21,9 @@ done
 out=$("$trainer" predict "${args[@]}" run.out="$tmp/additive" "new jersey is sometimes quiet during autumn .")
 table=$("$trainer" predict "${args[@]}" run.out="$tmp/additive" --attention "new jersey is sometimes quiet during autumn .")
 [ "$(echo "$table" | head -n 1)" = "$out" ] || fail "--attention changed the prediction"
-echo "$table" | sed -n 2p | grep -Eq "^ +new +jersey +is +sometimes +quiet +during +autumn +\. +pad$" \
+[ "$(echo "$table" | sed -n 2p)" = "attention weights in % (each row sums to 100; pad: the weight on padding)" ] \
+    || { echo "$table"; fail "--attention: the unit line"; }
+echo "$table" | sed -n 3p | grep -Eq "^ +new +jersey +is +sometimes +quiet +during +autumn +\. +pad$" \
     || { echo "$table"; fail "--attention: the columns are the source words"; }
 echo "ok: predict -> '$out'"
 /usr/bin/python3 tests/tools/check_attention.py "$tmp/additive/attention.h5" || fail "attention.h5"

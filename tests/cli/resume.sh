@@ -2,7 +2,8 @@
 # tests/cli/resume.sh TRAINER CKPT_DIFF - interrupted runs resume exactly
 # (run from the repository root): SIGTERM mid-run, SIGKILL after a
 # checkpoint, and 2 ranks stopped then resumed on 1 rank with 2 threads all
-# end with parameters bitwise identical to an uninterrupted run.
+# end with parameters bitwise identical to an uninterrupted run; a complete
+# run re-run writes nothing, and more epochs go on from its checkpoint.
 set -euo pipefail
 export TRAINER="$1"
 ckpt_diff="$2"
@@ -22,6 +23,43 @@ same() { # same NAME: final parameters of run NAME equal the uninterrupted ones
 
 launch/run.sh -n 1 -t 1 "${args[@]}" run.out="$tmp/full" >"$tmp/full.log"
 grep -q "step 22/22" "$tmp/full.log" || fail "the uninterrupted run did not reach step 22"
+
+# Re-running the complete run, on 1 rank and on 2: one line, exit 0, and
+# nothing written: the files keep their bytes and their times.
+files=(checkpoint.h5 metrics.csv attention.h5)
+state() { (cd "$tmp/full" && sha256sum "${files[@]}" && stat -c '%n %y' "${files[@]}"); }
+before=$(state)
+for n in 1 2; do
+    rc=0
+    launch/run.sh -n $n -t 1 "${args[@]}" run.out="$tmp/full" >"$tmp/again.log" 2>"$tmp/again.err" || rc=$?
+    [ "$rc" -eq 0 ] || { cat "$tmp/again.err"; fail "complete run again on $n rank(s): exit $rc"; }
+    [ "$(cat "$tmp/again.log")" = "trainer: $tmp/full is complete (2 of 2 epochs, step 22): nothing to do; --fresh starts over, or train.epochs=N (N > 2) goes on" ] \
+        || { cat "$tmp/again.log"; fail "complete run again on $n rank(s): wanted the one line"; }
+    [ ! -s "$tmp/again.err" ] || { cat "$tmp/again.err"; fail "complete run again on $n rank(s): stderr"; }
+    [ "$(state)" = "$before" ] || { echo "$before"; state; fail "complete run again on $n rank(s): files changed"; }
+done
+echo "ok: a complete run re-run on 1 and 2 ranks: $(cat "$tmp/again.log")"
+# More epochs go on from the checkpoint, to the bits of a run that had them from the start.
+cp -a "$tmp/full" "$tmp/more"
+launch/run.sh -n 1 -t 1 "${args[@]}" train.epochs=3 run.out="$tmp/more" >"$tmp/more.log"
+grep -qx "resumed from $tmp/more/checkpoint.h5 at step 22 (epoch 2)" "$tmp/more.log" || fail "more epochs: no resume"
+grep -q "^step 33/33 " "$tmp/more.log" || fail "more epochs: did not train to step 33"
+launch/run.sh -n 1 -t 1 "${args[@]}" train.epochs=3 run.out="$tmp/three" >"$tmp/three.log"
+h5diff -q "$tmp/three/checkpoint.h5" "$tmp/more/checkpoint.h5" /params /params || fail "more epochs: parameters differ"
+h5diff -q "$tmp/three/checkpoint.h5" "$tmp/more/checkpoint.h5" /optimizer /optimizer || fail "more epochs: optimizer state differs"
+echo "ok: train.epochs=3 after 2 goes on to the same bits as 3 from the start"
+# A complete checkpoint whose final evaluation is not in metrics.csv (killed
+# during it) is evaluated, and the checkpoint is not written again.
+cp -a "$tmp/full" "$tmp/noeval"
+tail -n 1 "$tmp/noeval/metrics.csv" | grep -q '^22,2,,' || fail "the last row of metrics.csv is not the final eval"
+sed -i '$d' "$tmp/noeval/metrics.csv"
+sum=$(sha256sum <"$tmp/noeval/checkpoint.h5")
+launch/run.sh -n 1 -t 1 "${args[@]}" run.out="$tmp/noeval" >"$tmp/noeval.log"
+grep -qx "resumed from $tmp/noeval/checkpoint.h5 at step 22 (epoch 2): training complete, its final evaluation missing: evaluating" \
+    "$tmp/noeval.log" || { cat "$tmp/noeval.log"; fail "missing final eval: no notice"; }
+[ "$(sha256sum <"$tmp/noeval/checkpoint.h5")" = "$sum" ] || fail "missing final eval: the checkpoint was written"
+cmp -s "$tmp/full/metrics.csv" "$tmp/noeval/metrics.csv" || fail "missing final eval: metrics.csv is not the complete run's"
+echo "ok: a missing final evaluation is run, the checkpoint left alone"
 
 # SIGTERM during step 7: the step finishes, a checkpoint is written, exit 143.
 rc=0

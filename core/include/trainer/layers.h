@@ -198,6 +198,88 @@ TR_API void tr_add_inplace(float *y, const float *x, long n);
 /* out[A,B] = in[B,A]^T, for switching batch-major <-> time-major */
 TR_API void tr_transpose(float *out, const float *in, int A, int B);
 
+/* ==== Appended in ABI 1.4: dropout, per-sample lengths, masked softmax */
+
+/* ---- dropout (inverted: kept entries are scaled by 1/(1-p), so nothing
+ * changes at evaluation, where a plugin simply does not call it)
+ *
+ * Every mask entry is a pure function of (keys[n], d): the same key gives
+ * the same mask row on any rank, thread or call order. Make the keys with
+ * tr_dropout_key from the batch's key and each sample's global index, never
+ * from a row number, a thread id or a counter. */
+
+/* The key of one row of one dropout: a pure mix of its arguments.
+ * batch_key: the core's key for the current step (the run seed mixed with
+ * the epoch: tr_batch.key); sample_index: the sample's global index (its
+ * place in the dataset, tr_batch.index[i], not its row in the sub-batch);
+ * site: which dropout of the model (0, 1, ... one per place dropout is
+ * applied); position: the time step for a per-step dropout, 0 for one row
+ * per sample. Different arguments give independent masks, so a mask never
+ * depends on ranks, threads, micro-shards or call order. */
+TR_API uint64_t tr_dropout_key(uint64_t batch_key, int64_t sample_index,
+                               uint32_t site, uint32_t position);
+
+/* y[N,D] = x * mask, mask[n,d] = (u(keys[n], d) >= p) / (1 - p), with u a
+ * uniform in [0,1) (24 bits) drawn from the core's counter-based RNG.
+ * keys[N]; p in [0,1): p <= 0 gives y = x and mask = 1 (keys unread), p >= 1
+ * gives y = 0 and mask = 0. y may equal x. mask[N,D] may be NULL when the
+ * caller will not call tr_dropout_backward (e.g. a forward-only pass). */
+TR_API void tr_dropout_forward(float *y, float *mask, const float *x,
+                               const uint64_t *keys, float p, int N, int D);
+/* dx[N,D] += dy * mask */
+TR_API void tr_dropout_backward(float *dx, const float *dy, const float *mask,
+                                int N, int D);
+
+/* ---- recurrent layers over padded batches: lengths[B] (each in 0..T;
+ * values outside are clamped; e.g. tr_batch.src_lengths), as PyTorch's
+ * packed sequences. Sample b is
+ * its first lengths[b] steps; padding never enters the recurrence:
+ *  - forward direction: t = 0 .. len-1 from the initial state (zeros, or
+ *    the GRU's h0); its final state is h_seq[len-1][b];
+ *  - reverse direction (LSTM reverse != 0): t = len-1 .. 0, starting from
+ *    zeros at t = len-1 (the sequence's last real token, not T-1); its
+ *    final state is h_seq[0][b];
+ *  - at t >= len[b], h_seq (and c_seq, gates, hn) are ZERO, and whatever
+ *    dh_seq holds there is ignored: d(xw) there is exactly 0. A sample of
+ *    length 0 gives all zeros (its GRU "final state" is h0).
+ * lengths NULL = every sample has length T: exactly tr_lstm_forward etc.,
+ * bit for bit (they are these functions with NULL). Each step is still one
+ * GEMM over the whole batch; steps past the longest length are skipped.
+ * The other arguments and buffer contracts are those of the function
+ * without _len (dxw overwritten, dh_seq and work scratch, ...). */
+TR_API void tr_lstm_forward_len(float *h_seq, float *c_seq, float *gates,
+                                const float *xw, const float *Wh, int T, int B,
+                                int H, int reverse, tr_act recurrent_act,
+                                const int32_t *lengths);
+TR_API void tr_lstm_backward_len(float *dxw, float *dWh, float *dh_seq,
+                                 const float *h_seq, const float *c_seq,
+                                 const float *gates, const float *Wh,
+                                 float *work, int T, int B, int H, int reverse,
+                                 tr_act recurrent_act, const int32_t *lengths);
+TR_API void tr_gru_forward_len(float *h_seq, float *gates, float *hn,
+                               const float *xw, const float *h0,
+                               const float *Wh, const float *bh, int T, int B,
+                               int H, const int32_t *lengths);
+TR_API void tr_gru_backward_len(float *dxw, float *dh0, float *dWh, float *dbh,
+                                float *dh_seq, const float *h_seq,
+                                const float *gates, const float *hn,
+                                const float *h0, const float *Wh, float *work,
+                                int T, int B, int H, const int32_t *lengths);
+
+/* ---- softmax over the middle axis of [outer, len, inner] with lengths
+ * (e.g. attention pooling over padded sequences): block o uses positions
+ * l < lengths[o] (clamped to 0..len); positions l >= lengths[o] get weight
+ * exactly 0, and a length of 0 gives an all-zero block. lengths[outer];
+ * NULL = all len (tr_softmax_forward/backward, bit for bit). y may equal x. */
+TR_API void tr_softmax_len_forward(float *y, const float *x,
+                                   const int32_t *lengths, int outer, int len,
+                                   int inner);
+/* dx += y * (dy - sum_l(dy * y)) over the valid positions; dx at padding
+ * positions is untouched (whatever dy holds there) */
+TR_API void tr_softmax_len_backward(float *dx, const float *dy, const float *y,
+                                    const int32_t *lengths, int outer, int len,
+                                    int inner);
+
 TR_EXTERN_C_END
 
 #endif

@@ -73,7 +73,20 @@ typedef struct tr_model_info {
      * for token inputs. Images come as tr_batch.input [n, C, H, W] floats;
      * the label is the one target token (tgt_len 1, tgt_vocab classes). */
     int in_channels, in_height, in_width;
+    /* Appended in ABI 1.4: what the data means. */
+    int task;                        /* tr_task */
+    int n_classes;                   /* TR_TASK_CLASSIFY: classes (= tgt_vocab, tgt_len 1); else 0 */
+    const char *const *class_names;  /* [n_classes], in class-id order; NULL if none */
+    const char *const *src_tokens;   /* [src_vocab] the string of each source id; NULL for images */
+    const char *const *tgt_tokens;   /* [tgt_vocab] the string of each target id */
+    int src_unk;                     /* id of the source <unk>, -1 if none */
 } tr_model_info;
+
+/* The kind of output the data asks for (tr_model_info.task; append only). */
+typedef enum tr_task {
+    TR_TASK_SEQ2SEQ = 0,  /* a target sequence per sample (char_pairs, word_pairs) */
+    TR_TASK_CLASSIFY = 1, /* one class per sample (text_labels, idx_images): tgt[n, 1] */
+} tr_task;
 
 /* ---- a sub-batch */
 
@@ -83,7 +96,18 @@ typedef struct tr_batch {
     const int32_t *src;   /* [n, src_len] source token ids */
     const int32_t *tgt;   /* [n, tgt_len] target token ids; NULL in predict */
     const float *input;   /* appended in ABI 1.2: [n, C, H, W] images, or NULL */
+    /* Appended in ABI 1.4. Read them only if b->size covers them (an older
+     * core passes a shorter batch): TR_HAS_FIELD(b, tr_batch, key). */
+    const int32_t *src_lengths; /* [n] real tokens of each source (the rest is <pad>), or NULL */
+    const int64_t *index;       /* [n] each sample's index in its dataset (line, or array row) */
+    uint64_t key;               /* randomness of this step (run seed and epoch): tr_dropout_key() */
+    int training;               /* 1 in train(): dropout on; 0 in predict() and score() */
 } tr_batch;
+
+/* Whether a struct that carries its own `size` has a field, e.g.
+ * TR_HAS_FIELD(b, tr_batch, src_lengths) for a batch an older core made. */
+#define TR_HAS_FIELD(p, type, field) \
+    ((p)->size >= offsetof(type, field) + sizeof((p)->field))
 
 /* What predict() fills; any pointer may be NULL (not wanted). */
 typedef struct tr_prediction {
@@ -93,6 +117,10 @@ typedef struct tr_prediction {
     /* Appended in ABI 1.2: one buffer per map the plugin's maps() declares,
      * each [n, shape...]; the array or any entry may be NULL (not wanted). */
     float **maps;
+    /* Appended in ABI 1.4 (NULL: not wanted; an older core's struct lacks
+     * it: TR_HAS_FIELD(out, tr_prediction, probs)).
+     * TR_TASK_CLASSIFY: [n, n_classes] the class probabilities. */
+    float *probs;
 } tr_prediction;
 
 /* A named per-sample attention map besides the [tgt_len, src_len] one, e.g.
