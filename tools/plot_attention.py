@@ -7,7 +7,9 @@ usage: plot_attention.py results/RUN/attention.h5 [--group step_NNNNNNNN]
 Writes DIR/attention_<step>_<i>.png for the first K samples of the group
 (default: the file's 'latest' group, all samples, DIR next to the file).
 
-Sequence models' groups (weights, *_tokens) give a heatmap of the weights.
+Sequence models' groups (weights, *_tokens) give a heatmap of the weights;
+classifiers' (weights [M, 1, Tx], text_attn) the sentence with each token
+shaded by its pooling weight.
 Image models' groups (an 'image' dataset, plugin cnn_attn) give the image,
 each block's spatial map upsampled and blended over it (CBAM), and bar plots
 of each block's channel weights (SE, CBAM); the title names the label and
@@ -237,6 +239,41 @@ def plot_image(step, d, i, out):
     return path
 
 
+def plot_words(step, d, i, out):
+    """A classifier's pooling weights (Ty = 1): the sentence, each token
+    shaded by its weight (darkest = the largest), the weight in % below."""
+    src = list(d["source_tokens"][i])
+    n = src.index(PAD) if PAD in src else len(src)
+    toks = [label(t) for t in src[:n]]
+    w = d["weights"][i][0][:n].astype(np.float64)
+    pred, ref = label(d["predicted_tokens"][i][0]), label(d["target_tokens"][i][0])
+    top = w.max() if n and w.max() > 0 else 1.0
+    cmap = plt.get_cmap("Reds")
+    fig = plt.figure(figsize=(10, 1.6))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.axis("off")
+    renderer = fig.canvas.get_renderer()
+    x, y = 0.01, 0.55
+    for tok, wt in zip(toks, w):
+        t = ax.text(x, y, tok, fontsize=13, va="center", transform=ax.transAxes,
+                    bbox=dict(boxstyle="round,pad=0.25", fc=cmap(0.85 * wt / top), ec="none"),
+                    color="white" if wt / top > 0.6 else "black")
+        ax.text(x, 0.18, "%.0f" % (100 * wt), fontsize=8, va="center", transform=ax.transAxes, color="gray")
+        box = t.get_window_extent(renderer=renderer).transformed(ax.transAxes.inverted())
+        x = box.x1 + 0.012
+        if x > 0.97:  # wrap would hide tokens: widen instead
+            fig.set_figwidth(fig.get_figwidth() * 1.3)
+            x *= 1 / 1.3
+    verdict = "" if pred == ref else "   (label: %s)" % ref
+    ax.text(0.01, 0.92, "step %d, sample %d (dataset #%d): predicted %s%s; attention weight in %% below each token"
+            % (step, i, d["sample_index"][i], pred, verdict), fontsize=9, va="center", transform=ax.transAxes,
+            color="red" if verdict else "black")
+    path = os.path.join(out, "attention_%08d_%d.png" % (step, i))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser(description="Plot the attention maps saved in attention.h5.")
     ap.add_argument("file")
@@ -254,8 +291,9 @@ def main():
         fail("%s: %s" % (out, e.strerror))
     images = "image" in d
     m = d["image" if images else "weights"].shape[0]
+    words = not images and d["weights"].shape[1] == 1 and d["source_tokens"].shape[1] > 1  # a classifier
     for i in range(min(m, a.samples or m)):
-        print((plot_image if images else plot)(step, d, i, out))
+        print((plot_image if images else plot_words if words else plot)(step, d, i, out))
 
 
 if __name__ == "__main__":
