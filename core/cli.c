@@ -21,6 +21,8 @@ static const char *usage =
     "usage: trainer CONFIG.yaml [--fresh] [section.key=value ...]  train, resuming from the run's checkpoint\n"
     "       trainer predict CONFIG.yaml [--attention] [--checkpoint best|last] [section.key=value ...] TEXT|-\n"
     "       trainer predict CONFIG.yaml [--attention] IMAGE.png|INDEX|-  (image models)\n"
+    "       trainer eval CONFIG.yaml [--split test|train] [--out FILE.tsv] [--checkpoint best|last] [section.key=value ...]\n"
+    "                                                              one row per sample: index, input, target, prediction\n"
     "       trainer plugins [CONFIG.yaml]                          list the plugins found\n"
     "       trainer inspect CHECKPOINT.h5                          what a checkpoint holds\n"
     "       trainer --version | --help\n";
@@ -649,6 +651,198 @@ static int predict_image(tr_session *s, const char *what, int attention, uint8_t
     return 0;
 }
 
+/* `--checkpoint best|last` of predict and eval; NULL (after a usage error) if neither. */
+static const char *checkpoint_arg(const char *which)
+{
+    if (strcmp(which, "last") == 0 || strcmp(which, "best") == 0)
+        return which;
+    usage_error("--checkpoint takes 'best' (best.h5, train.keep_best) or 'last' (checkpoint.h5), not '%s'", which);
+    return NULL;
+}
+
+/* The config's session with its trained parameters (checkpoint.h5, or
+ * best.h5 for which = "best"); NULL after printing the error (*rc). */
+static tr_session *open_trained(const char *path, int nov, char **ov, const char *which, int with_data,
+                                tr_error *err, int *rc)
+{
+    tr_config *cfg = NULL;
+    if (tr_config_load(&cfg, path, nov, ov, err)) {
+        *rc = fail_config(err);
+        return NULL;
+    }
+    tr_session *s = NULL;
+    if (tr_session_open(&s, cfg, with_data, err)) {
+        *rc = fail(err);
+        return NULL;
+    }
+    const int best = strcmp(which, "best") == 0;
+    char *ck = run_file(s->cfg, best ? "best.h5" : "checkpoint.h5");
+    if (best && access(ck, F_OK) != 0) {
+        tr_error_set(err, TR_ERR_CONFIG, "%s: no such file: best.h5 is written by runs with train.keep_best", ck);
+        *rc = fail_config(err);
+    } else if (tr_checkpoint_load(s, ck, 0, err))
+        *rc = fail(err);
+    free(ck);
+    if (*rc) {
+        tr_session_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ids[T] as text: words joined by spaces, characters joined; padding skipped. */
+static void decode_source(char *buf, size_t len, const int32_t *ids, int T, const tr_vocab *v)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int t = 0; t < T && o + 1 < len; t++) {
+        if (ids[t] == v->pad || ids[t] < 0 || ids[t] >= v->n)
+            continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", v->words && o ? " " : "", v->tokens[ids[t]]);
+    }
+}
+
+/* A TSV cell: tabs and line ends become spaces. */
+static void tsv_cell(FILE *f, const char *s, int last)
+{
+    for (; *s; s++)
+        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+    fputc(last ? '\n' : '\t', f);
+}
+
+/* `trainer eval`: one row per sample of a split, in its order, with its
+ * place in the dataset file, input, target, prediction and the class's
+ * probability (classifiers) or the share of target tokens right. */
+static int cmd_eval(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage_error("%s", "eval needs a config");
+    const char *path = argv[0], *which = "last", *split = "test", *out = NULL;
+    int nov = 0;
+    char **ov = calloc((size_t)argc, sizeof *ov);
+    if (!ov)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--checkpoint") == 0 || strcmp(a, "--split") == 0 || strcmp(a, "--out") == 0) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (a[2] == 'c') which = v;
+            else if (a[2] == 's') split = v;
+            else out = v;
+        } else if (is_override(a))
+            ov[nov++] = argv[i];
+        else {
+            free(ov);
+            return usage_error("eval: unexpected argument '%s' (--split test|train, --out FILE.tsv, --checkpoint best|last)", a);
+        }
+    }
+    if (!checkpoint_arg(which)) {
+        free(ov);
+        return 2;
+    }
+    if (strcmp(split, "test") != 0 && strcmp(split, "train") != 0) {
+        free(ov);
+        return usage_error("--split takes 'test' or 'train', not '%s'", split);
+    }
+    tr_error err = {0};
+    int rc = 0;
+    tr_session *s = open_trained(path, nov, ov, which, 1, &err, &rc);
+    free(ov);
+    if (!s)
+        return rc;
+    const tr_config *c = s->cfg;
+    const tr_pairs *p = &s->pairs;
+    const int test = strcmp(split, "test") == 0, Tx = (int)c->src_len, Ty = (int)c->tgt_len;
+    const long first = test ? p->n - c->test_size : 0, n = test ? c->test_size : c->train_size;
+    const int C = tr_session_classifies(s) ? s->vocabs.tgt.n : 0;
+    char *deflt = NULL;
+    if (!out) {
+        char name[64];
+        snprintf(name, sizeof name, "eval_%s.tsv", split);
+        out = deflt = run_file(c, name);
+    }
+    char *tmp = malloc(strlen(out) + 5);
+    FILE *f = NULL;
+    if (tmp) {
+        sprintf(tmp, "%s.tmp", out);
+        f = fopen(tmp, "w");
+    }
+    if (!f) {
+        tr_error_set(&err, TR_ERR_IO, "%s: cannot write: %s", out, strerror(errno));
+        rc = fail(&err);
+    }
+    enum { BLOCK = 1024 };
+    int32_t *pred = malloc((size_t)BLOCK * Ty * sizeof *pred);
+    float *probs = C ? malloc((size_t)BLOCK * C * sizeof *probs) : NULL;
+    char src[8192], tgt[4096], hyp[4096], where[512];
+    long right = 0, tok_right = 0, toks = 0;
+    if (!rc && (!pred || (C && !probs)))
+        rc = 1;
+    if (!rc)
+        fprintf(f, "index\tsource\ttarget\tprediction\t%s\n", C ? "probability" : "token_accuracy");
+    for (long b = 0; !rc && b < n; b += BLOCK) {
+        const int m = (int)(n - b < BLOCK ? n - b : BLOCK);
+        const long at = first + b;
+        if (tr_session_predict_full(s, tr_session_src(s, at), tr_session_pixels(s, at), p->index ? p->index + at : NULL,
+                                    m, pred, NULL, NULL, probs, &err)) {
+            rc = fail(&err);
+            break;
+        }
+        for (int i = 0; i < m; i++) {
+            const int32_t *t = p->tgt + (size_t)(at + i) * Ty, *h = pred + (size_t)i * Ty;
+            tr_pairs_where(where, sizeof where, p, p->index ? p->index[at + i] : at + i);
+            src[0] = 0;
+            if (Tx > 0)
+                decode_source(src, sizeof src, tr_session_src(s, at + i), Tx, &s->vocabs.src);
+            tr_decode_target(tgt, sizeof tgt, t, Ty, &s->vocabs);
+            tr_decode_target(hyp, sizeof hyp, h, Ty, &s->vocabs);
+            tsv_cell(f, where, 0);
+            tsv_cell(f, src, 0);
+            tsv_cell(f, tgt, 0);
+            tsv_cell(f, hyp, 0);
+            if (C) {
+                right += h[0] == t[0];
+                fprintf(f, "%.6f\n", h[0] >= 0 && h[0] < C ? probs[(size_t)i * C + h[0]] : 0.0);
+                continue;
+            }
+            int ok = 0, all = 0, exact = 1;
+            for (int y = 0; y < Ty; y++) {
+                if (s->vocabs.tgt.pad >= 0 && t[y] == s->vocabs.tgt.pad && h[y] == t[y])
+                    continue;
+                all++;
+                ok += h[y] == t[y];
+                exact &= h[y] == t[y];
+            }
+            right += exact;
+            tok_right += ok;
+            toks += all;
+            fprintf(f, "%.6f\n", all ? (double)ok / all : 1.0);
+        }
+    }
+    if (f && (fclose(f) || rc)) {
+        if (!rc) {
+            tr_error_set(&err, TR_ERR_IO, "%s: writing failed (disk full?)", tmp);
+            rc = fail(&err);
+        }
+        unlink(tmp);
+    } else if (f && rename(tmp, out)) {
+        tr_error_set(&err, TR_ERR_IO, "%s: cannot rename onto %s: %s", tmp, out, strerror(errno));
+        rc = fail(&err);
+        unlink(tmp);
+    }
+    if (!rc && C)
+        printf("eval (%s, %s): accuracy %.4f on %ld samples -> %s\n", split, which, n ? (double)right / n : 0.0, n, out);
+    else if (!rc)
+        printf("eval (%s, %s): exact-match %.4f  token-accuracy %.4f on %ld samples -> %s\n", split, which,
+               n ? (double)right / n : 0.0, toks ? (double)tok_right / toks : 1.0, n, out);
+    free(pred);
+    free(probs);
+    free(tmp);
+    free(deflt);
+    tr_session_close(s);
+    return rc;
+}
+
 static int cmd_predict(int argc, char **argv)
 {
     if (argc < 1)
@@ -672,33 +866,16 @@ static int cmd_predict(int argc, char **argv)
         free(ov);
         return usage_error("%s", "predict needs a text to translate, or - to read lines from stdin");
     }
-    if (strcmp(which, "last") != 0 && strcmp(which, "best") != 0) {
+    if (!checkpoint_arg(which)) {
         free(ov);
-        return usage_error("--checkpoint takes 'best' (best.h5, train.keep_best) or 'last' (checkpoint.h5), not '%s'",
-                           which);
+        return 2;
     }
     tr_error err = {0};
-    tr_config *cfg = NULL;
-    tr_status st = tr_config_load(&cfg, path, nov, ov, &err);
+    int rc0 = 0;
+    tr_session *s = open_trained(path, nov, ov, which, 0, &err, &rc0);
     free(ov);
-    if (st)
-        return fail_config(&err);
-    tr_session *s = NULL;
-    if (tr_session_open(&s, cfg, 0, &err))
-        return fail(&err);
-    char *ck = run_file(s->cfg, strcmp(which, "best") == 0 ? "best.h5" : "checkpoint.h5");
-    if (strcmp(which, "best") == 0 && access(ck, F_OK) != 0) {
-        tr_error_set(&err, TR_ERR_CONFIG, "%s: no such file: best.h5 is written by runs with train.keep_best", ck);
-        free(ck);
-        tr_session_close(s);
-        return fail_config(&err);
-    }
-    if (tr_checkpoint_load(s, ck, 0, &err)) {
-        free(ck);
-        tr_session_close(s);
-        return fail(&err);
-    }
-    free(ck);
+    if (!s)
+        return rc0;
     const int Tx = (int)s->cfg->src_len, Ty = (int)s->cfg->tgt_len;
     int rc = 0;
     if (s->input_size) {
@@ -844,6 +1021,8 @@ int tr_main(int argc, char **argv)
     }
     if (strcmp(cmd, "predict") == 0)
         return cmd_predict(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) {
         if (argc < 3)
             return usage_error("%s", "train needs a config");

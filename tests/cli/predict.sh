@@ -36,4 +36,12 @@ acc = sum(o == p[1] for o, p in zip(out, pairs)) / len(pairs)
 print("stdin: %d lines, exact-match %.4f" % (len(out), acc))
 assert acc >= 0.98, acc
 PY
+# trainer eval: a row per held-out pair, the same exact match as stdin's
+tsv="$(mktemp)"
+trap 'rm -f "$tsv"' EXIT
+line="$("$trainer" eval configs/time.yaml run.out="$out" --out "$tsv")" || fail "trainer eval"
+echo "$line"
+echo "$line" | grep -Eq "^eval \(test, last\): exact-match 0\.9[89][0-9]{2}  token-accuracy [0-9.]+ on 2000 samples -> $tsv$" \
+    || fail "eval line"
+[ "$(wc -l <"$tsv")" -eq 2001 ] && [ "$(sed -n 2p "$tsv" | cut -f1)" = 8000 ] || fail "eval: 2000 rows from index 8000"
 echo "ok: predict"

@@ -86,6 +86,32 @@ with h5py.File(sys.argv[1], "r") as f:
     print("ok: attention.h5 sample_index", idx.tolist())
 PY
 
+# trainer eval: one row per held-out sample, indexed by file:line, the same
+# accuracy as the run's final evaluation; the training split too
+"$TRAINER" eval "${cfg[@]}" run.out="$tmp/run" >"$tmp/eval.log" || fail "trainer eval"
+cat "$tmp/eval.log"
+final=$(sed -n 's/^eval: accuracy \([0-9.]*\) .*/\1/p' "$tmp/log")
+grep -q "^eval (test, last): accuracy $final on 8 samples -> $tmp/run/eval_test.tsv$" "$tmp/eval.log" \
+    || fail "eval's accuracy is not the run's final $final"
+[ "$(head -n 1 "$tmp/run/eval_test.tsv")" = "$(printf 'index\tsource\ttarget\tprediction\tprobability')" ] || fail "eval header"
+[ "$(wc -l <"$tmp/run/eval_test.tsv")" -eq 9 ] || fail "eval: 8 rows wanted"
+/usr/bin/python3 - "$tmp/run/eval_test.tsv" <<'PY' || fail "eval rows"
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1], encoding="utf-8")][1:]
+for where, src, tgt, pred, p in rows:
+    path, line = where.rsplit(":", 1)
+    text, label = open(path, encoding="utf-8").read().split("\n")[int(line) - 1].rsplit("\t", 1)
+    assert label == tgt, (where, label, tgt)
+    assert src.split()[0] in text.lower(), (where, src, text)
+    assert pred in ("neg", "pos") and 0.5 <= float(p) <= 1.0, (pred, p)
+print("ok: eval rows point at their lines:", ", ".join(r[0].rsplit("/", 1)[1] for r in rows))
+PY
+"$TRAINER" eval "${cfg[@]}" run.out="$tmp/run" --split train --out "$tmp/train.tsv" | grep -q "^eval (train, last): accuracy [0-9.]* on 24 samples" \
+    && [ "$(wc -l <"$tmp/train.tsv")" -eq 25 ] || fail "eval --split train"
+rc=0; "$TRAINER" eval "${cfg[@]}" run.out="$tmp/run" --split dev 2>"$tmp/bad.err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "split takes 'test' or 'train', not 'dev'" "$tmp/bad.err" || fail "eval --split dev"
+echo "ok: trainer eval"
+
 # data errors: one line, exit 2
 bad() { # name expected-message data.files
     local rc=0
