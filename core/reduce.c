@@ -3,32 +3,62 @@
 #include "fastmath.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The work of each phase comes in chunks of at most TR_CHUNK values of one
+ * tensor (registry.h), so that one large tensor (an embedding table is most
+ * of a text model) is spread over the threads instead of falling to one. */
+
+/* The tensor of chunk c, and the chunk's values [*i0, *i0 + *m) in it. */
+static int chunk_at(const tr_registry *reg, int c, size_t *i0, size_t *m)
+{
+    const int *first = reg->chunk_first;
+    int lo = 0, hi = reg->n - 1; /* the last t with first[t] <= c (empty tensors have no chunks) */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (first[mid] <= c) lo = mid;
+        else hi = mid - 1;
+    }
+    const size_t count = reg->tensors[lo].count;
+    *i0 = (size_t)(c - first[lo]) * TR_CHUNK;
+    *m = count - *i0 < TR_CHUNK ? count - *i0 : TR_CHUNK;
+    return lo;
+}
 
 TR_SIMD int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
                     size_t stride, const tr_registry *reg)
 {
     /* On the bit patterns with the sign cleared, unsigned order is |x| order
-     * and every NaN/inf is >= 0x7f800000: an integer max that vectorises. */
+     * and every NaN/inf is >= 0x7f800000: an integer max that vectorises.
+     * maxabs holds each tensor's running max as bits until the end; chunks
+     * combine by max, whose result does not depend on their order. */
+    typedef uint32_t __attribute__((may_alias)) u32_alias; /* float bits, legally */
+    u32_alias *tmax = (u32_alias *)maxabs;
+    memset(maxabs, 0, (size_t)reg->n * sizeof *maxabs);
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < reg->n; t++) {
-        const tr_tensor *tt = &reg->tensors[t];
-        uint32_t m = 0;
+    for (int c = 0; c < (reg->n ? reg->chunk_first[reg->n] : 0); c++) {
+        size_t i0, m;
+        const int t = chunk_at(reg, c, &i0, &m);
+        uint32_t mx = 0;
         for (int s = 0; s < nshards; s++) {
-            typedef uint32_t __attribute__((may_alias)) u32_alias; /* float bits, legally */
-            const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + tt->offset);
-            for (size_t i = 0; i < tt->count; i++) {
+            const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + reg->tensors[t].offset + i0);
+            for (size_t i = 0; i < m; i++) {
                 uint32_t a = g[i] & 0x7fffffffu;
-                m = a > m ? a : m;
+                mx = a > mx ? a : mx;
             }
         }
-        m = m > 0x7f800000u ? 0x7f800000u : m; /* NaN -> inf: MAX-reducible */
-        memcpy(&maxabs[t], &m, sizeof m);
+        #pragma omp critical(tr_exact_maxabs)
+        tmax[t] = mx > tmax[t] ? mx : tmax[t];
     }
-    for (int t = 0; t < reg->n; t++)
-        if (isinf(maxabs[t]))
-            return t;
-    return -1;
+    int bad = -1;
+    for (int t = 0; t < reg->n; t++) {
+        if (tmax[t] > 0x7f800000u) /* NaN -> inf: MAX-reducible */
+            tmax[t] = 0x7f800000u;
+        if (bad < 0 && isinf(maxabs[t]))
+            bad = t;
+    }
+    return bad;
 }
 
 TR_SIMD void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
@@ -52,21 +82,24 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
     memset(acc, 0, stride * sizeof *acc); /* padding between tensors */
     if (nshards < 1)
         return;
+    const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
     /* Blocks of 512 values stay in L1 while every shard is added in. */
     enum { BLK = 512 };
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < reg->n; t++) {
-        const tr_tensor *tt = &reg->tensors[t];
+    for (int c = 0; c < nchunks; c++) {
+        size_t c0, cm;
+        const int t = chunk_at(reg, c, &c0, &cm);
+        const size_t off = reg->tensors[t].offset + c0;
         const double sc = scales[t];
-        for (size_t i0 = 0; i0 < tt->count; i0 += BLK) {
-            const size_t m = tt->count - i0 < BLK ? tt->count - i0 : BLK;
-            int64_t *restrict a = acc + tt->offset + i0;
-            float *restrict g = shards + tt->offset + i0;
+        for (size_t i0 = 0; i0 < cm; i0 += BLK) {
+            const size_t m = cm - i0 < BLK ? cm - i0 : BLK;
+            int64_t *restrict a = acc + off + i0;
+            float *restrict g = shards + off + i0;
             for (size_t i = 0; i < m; i++) /* truncation: one vector instruction */
                 a[i] = (int64_t)((double)g[i] * sc);
             memset(g, 0, m * sizeof *g);
             for (int s = 1; s < nshards; s++) {
-                g = shards + (size_t)s * stride + tt->offset + i0;
+                g = shards + (size_t)s * stride + off + i0;
                 for (size_t i = 0; i < m; i++)
                     a[i] += (int64_t)((double)g[i] * sc);
                 memset(g, 0, m * sizeof *g);
@@ -78,11 +111,14 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
 TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
                        const double *scales, double divisor)
 {
+    const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < reg->n; t++) {
-        const tr_tensor *tt = &reg->tensors[t];
+    for (int c = 0; c < nchunks; c++) {
+        size_t i0, m;
+        const int t = chunk_at(reg, c, &i0, &m);
+        const size_t off = reg->tensors[t].offset + i0;
         const double f = 1.0 / (scales[t] * divisor);
-        for (size_t i = 0; i < tt->count; i++)
-            out[tt->offset + i] = (float)((double)acc[tt->offset + i] * f);
+        for (size_t i = 0; i < m; i++)
+            out[off + i] = (float)((double)acc[off + i] * f);
     }
 }

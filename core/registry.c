@@ -38,9 +38,14 @@ tr_status tr_param_add(tr_registry *r, const char *name, int ndim,
     if (r->n == r->cap) {
         int cap = r->cap ? 2 * r->cap : 16;
         tr_tensor *t = realloc(r->tensors, (size_t)cap * sizeof *t);
-        if (!t)
+        if (t)
+            r->tensors = t;
+        int *cf = t ? realloc(r->chunk_first, (size_t)(cap + 1) * sizeof *cf) : NULL;
+        if (!cf)
             return tr_error_set(err, TR_ERR_NOMEM, "out of memory registering '%s'", name);
-        r->tensors = t;
+        if (!r->chunk_first)
+            cf[0] = 0;
+        r->chunk_first = cf;
         r->cap = cap;
     }
     tr_tensor *t = &r->tensors[r->n++];
@@ -52,6 +57,7 @@ tr_status tr_param_add(tr_registry *r, const char *name, int ndim,
     t->offset = r->total;
     t->init = init;
     r->total += (count + TR_PARAM_ALIGN - 1) / TR_PARAM_ALIGN * TR_PARAM_ALIGN;
+    r->chunk_first[r->n] = r->chunk_first[r->n - 1] + (int)((count + TR_CHUNK - 1) / TR_CHUNK);
     if (offset)
         *offset = t->offset;
     return TR_OK;
@@ -76,6 +82,7 @@ tr_status tr_param_add_running(tr_registry *r, const char *name, int ndim,
 void tr_registry_free(tr_registry *r)
 {
     free(r->tensors);
+    free(r->chunk_first);
     memset(r, 0, sizeof *r);
 }
 

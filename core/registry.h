@@ -18,9 +18,14 @@ typedef struct tr_tensor {
 /* Tensors start on 16-float (64-byte) boundaries so kernels can vectorise. */
 #define TR_PARAM_ALIGN 16
 
+/* The reduction works in chunks of at most TR_CHUNK values of one tensor
+ * (reduce.c), so that one large tensor is spread over the threads. */
+#define TR_CHUNK 16384
+
 struct tr_registry {
     tr_tensor *tensors;
     int n, cap;
+    int *chunk_first;  /* [cap + 1]: tensor t's first chunk; [n] the number of chunks */
     size_t total; /* floats in the buffer, padding included */
     int n_running; /* tensors that are running statistics */
 };
