@@ -20,13 +20,36 @@ static int chunk_at(const tr_registry *reg, int c, size_t *i0, size_t *m)
         if (first[mid] <= c) lo = mid;
         else hi = mid - 1;
     }
-    const size_t count = reg->tensors[lo].count;
-    *i0 = (size_t)(c - first[lo]) * TR_CHUNK;
-    *m = count - *i0 < TR_CHUNK ? count - *i0 : TR_CHUNK;
+    const size_t count = reg->tensors[lo].count, chunk = reg->tensors[lo].chunk;
+    *i0 = (size_t)(c - first[lo]) * chunk;
+    *m = count - *i0 < chunk ? count - *i0 : chunk;
     return lo;
 }
 
-TR_SIMD int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
+/* A table's rows in chunk [i0, i0 + m): their flags get 1 where a shard has
+ * a value != 0 (or NaN) in the row. Chunks of tables hold whole rows. */
+static uint32_t rows_touched(float *flags, const float *shards, int nshards, size_t stride, const tr_tensor *t,
+                             size_t i0, size_t m)
+{
+    typedef uint32_t __attribute__((may_alias)) u32_alias;
+    const size_t row = t->count / (size_t)t->rows;
+    uint32_t mx = 0;
+    for (size_t r0 = i0; r0 < i0 + m; r0 += row) {
+        uint32_t rm = 0;
+        for (int s = 0; s < nshards; s++) {
+            const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + t->offset + r0);
+            for (size_t i = 0; i < row; i++) {
+                uint32_t a = g[i] & 0x7fffffffu;
+                rm = a > rm ? a : rm;
+            }
+        }
+        flags[t->row_first + r0 / row] = rm ? 1.0f : 0.0f;
+        mx = rm > mx ? rm : mx;
+    }
+    return mx;
+}
+
+TR_SIMD int tr_exact_maxabs(float *maxabs, float *rowflags, const float *shards, int nshards,
                     size_t stride, const tr_registry *reg)
 {
     /* On the bit patterns with the sign cleared, unsigned order is |x| order
@@ -41,13 +64,16 @@ TR_SIMD int tr_exact_maxabs(float *maxabs, const float *shards, int nshards,
         size_t i0, m;
         const int t = chunk_at(reg, c, &i0, &m);
         uint32_t mx = 0;
-        for (int s = 0; s < nshards; s++) {
-            const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + reg->tensors[t].offset + i0);
-            for (size_t i = 0; i < m; i++) {
-                uint32_t a = g[i] & 0x7fffffffu;
-                mx = a > mx ? a : mx;
+        if (reg->tensors[t].rows)
+            mx = rows_touched(rowflags, shards, nshards, stride, &reg->tensors[t], i0, m);
+        else
+            for (int s = 0; s < nshards; s++) {
+                const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + reg->tensors[t].offset + i0);
+                for (size_t i = 0; i < m; i++) {
+                    uint32_t a = g[i] & 0x7fffffffu;
+                    mx = a > mx ? a : mx;
+                }
             }
-        }
         #pragma omp critical(tr_exact_maxabs)
         tmax[t] = mx > tmax[t] ? mx : tmax[t];
     }
@@ -77,7 +103,7 @@ TR_SIMD void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
 
 TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
                            size_t stride, const tr_registry *reg,
-                           const double *scales)
+                           const double *scales, const float *rowflags)
 {
     memset(acc, 0, stride * sizeof *acc); /* padding between tensors */
     if (nshards < 1)
@@ -89,10 +115,14 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
     for (int c = 0; c < nchunks; c++) {
         size_t c0, cm;
         const int t = chunk_at(reg, c, &c0, &cm);
-        const size_t off = reg->tensors[t].offset + c0;
+        const tr_tensor *tt = &reg->tensors[t];
+        const size_t off = tt->offset + c0;
         const double sc = scales[t];
-        for (size_t i0 = 0; i0 < cm; i0 += BLK) {
-            const size_t m = cm - i0 < BLK ? cm - i0 : BLK;
+        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : 0;
+        for (size_t i0 = 0; i0 < cm; i0 += row ? row : BLK) {
+            if (row && rowflags[tt->row_first + (c0 + i0) / row] == 0.0f)
+                continue; /* a row no shard of any rank touched: all zeros, its sum 0 */
+            const size_t bl = row ? row : BLK, m = cm - i0 < bl ? cm - i0 : bl;
             int64_t *restrict a = acc + off + i0;
             float *restrict g = shards + off + i0;
             for (size_t i = 0; i < m; i++) /* truncation: one vector instruction */
@@ -121,4 +151,37 @@ TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry
         for (size_t i = 0; i < m; i++)
             out[off + i] = (float)((double)acc[off + i] * f);
     }
+}
+
+/* The parts of acc worth sending: every dense tensor, and the flagged rows
+ * of tables, one after the other into packed; returns their length.
+ * unpack puts them back (the rest of acc is left as it is: zeros). */
+static size_t pack_walk(int64_t *packed, int64_t *acc, const tr_registry *reg, const float *rowflags, int unpack)
+{
+    size_t o = 0;
+    for (int t = 0; t < reg->n; t++) {
+        const tr_tensor *tt = &reg->tensors[t];
+        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : tt->count;
+        for (size_t r = 0; r < (tt->rows ? (size_t)tt->rows : 1); r++) {
+            if (tt->rows && rowflags[tt->row_first + r] == 0.0f)
+                continue;
+            int64_t *a = acc + tt->offset + r * row;
+            if (unpack)
+                memcpy(a, packed + o, row * sizeof *a);
+            else if (packed)
+                memcpy(packed + o, a, row * sizeof *a);
+            o += row;
+        }
+    }
+    return o;
+}
+
+size_t tr_exact_pack(int64_t *packed, const int64_t *acc, const tr_registry *reg, const float *rowflags)
+{
+    return pack_walk(packed, (int64_t *)acc, reg, rowflags, 0);
+}
+
+void tr_exact_unpack(int64_t *acc, const int64_t *packed, const tr_registry *reg, const float *rowflags)
+{
+    pack_walk((int64_t *)packed, acc, reg, rowflags, 1);
 }

@@ -57,9 +57,30 @@ tr_status tr_param_add(tr_registry *r, const char *name, int ndim,
     t->offset = r->total;
     t->init = init;
     r->total += (count + TR_PARAM_ALIGN - 1) / TR_PARAM_ALIGN * TR_PARAM_ALIGN;
+    t->chunk = TR_CHUNK;
     r->chunk_first[r->n] = r->chunk_first[r->n - 1] + (int)((count + TR_CHUNK - 1) / TR_CHUNK);
     if (offset)
         *offset = t->offset;
+    return TR_OK;
+}
+
+tr_status tr_param_add_rows(tr_registry *r, const char *name, int ndim, const int *shape, tr_init init,
+                            size_t *offset, tr_error *err)
+{
+    if (ndim < 2)
+        return tr_error_set(err, TR_ERR_MODEL, "parameter '%s': a table of rows needs 2 or more dimensions",
+                            name ? name : "(null)");
+    tr_status st = tr_param_add(r, name, ndim, shape, init, offset, err);
+    if (st)
+        return st;
+    /* chunks of whole rows, so that a row's flag is one chunk's business */
+    tr_tensor *t = &r->tensors[r->n - 1];
+    const size_t row = t->count / (size_t)shape[0];
+    t->rows = shape[0];
+    t->chunk = (TR_CHUNK / row > 0 ? TR_CHUNK / row : 1) * row;
+    t->row_first = r->n_rows;
+    r->n_rows += (size_t)t->rows;
+    r->chunk_first[r->n] = r->chunk_first[r->n - 1] + (int)((t->count + t->chunk - 1) / t->chunk);
     return TR_OK;
 }
 

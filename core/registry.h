@@ -13,6 +13,9 @@ typedef struct tr_tensor {
     tr_init init;
     int running;    /* a running statistic (tr_param_add_running), not trained */
     float momentum; /* its update rate */
+    int rows;       /* tr_param_add_rows: shape[0], reduced row by row; 0 dense */
+    size_t chunk;   /* values per reduction chunk: TR_CHUNK, or whole rows of it */
+    size_t row_first; /* rows: its first row flag in the registry's flag list */
 } tr_tensor;
 
 /* Tensors start on 16-float (64-byte) boundaries so kernels can vectorise. */
@@ -26,6 +29,7 @@ struct tr_registry {
     tr_tensor *tensors;
     int n, cap;
     int *chunk_first;  /* [cap + 1]: tensor t's first chunk; [n] the number of chunks */
+    size_t n_rows;     /* rows of the tr_param_add_rows tensors, all together */
     size_t total; /* floats in the buffer, padding included */
     int n_running; /* tensors that are running statistics */
 };

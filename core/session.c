@@ -187,7 +187,9 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->opt_v = xalloc(total * sizeof(float));
     s->shard_grads = xalloc((size_t)(local_shards > 0 ? local_shards : 1) * total * sizeof(float));
     s->acc = xalloc(total * sizeof(int64_t));
-    s->maxabs = xalloc((size_t)(s->reg.n + 2) * sizeof(float)); /* + failure and stop flags */
+    /* + failure and stop flags, then the touched-row flags of tables */
+    s->maxabs = xalloc((size_t)(s->reg.n + 2 + s->reg.n_rows) * sizeof(float));
+    s->packed = s->reg.n_rows && s->comm.size > 1 ? xalloc(total * sizeof(int64_t)) : NULL;
     s->scales = xalloc((size_t)s->reg.n * sizeof(double));
     s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
     s->chunk_sums = xalloc((total / 8192 + 1) * sizeof(double));
@@ -200,7 +202,8 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         goto fail;
     }
     if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs ||
-        !s->scales || !s->shard_loss || !s->chunk_sums || !s->shard_err || !s->scratch || !s->perm) {
+        !s->scales || !s->shard_loss || !s->chunk_sums || !s->shard_err || !s->scratch || !s->perm ||
+        (s->reg.n_rows && s->comm.size > 1 && !s->packed)) {
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory allocating buffers for %zu parameters", total);
         goto fail;
     }
@@ -228,6 +231,7 @@ void tr_session_close(tr_session *s)
     free(s->shard_grads); free(s->acc); free(s->maxabs); free(s->scales);
     free(s->shard_loss); free(s->chunk_sums); free(s->shard_err); free(s->scratch); free(s->perm);
     free(s->confusion);
+    free(s->packed);
     tr_config_free(s->cfg);
     free(s);
 }
@@ -343,9 +347,15 @@ static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error 
             return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient for parameter '%s' at step %ld (lower train.lr or set train.clip_norm)",
                                 s->reg.tensors[t].name, s->step + 1);
         }
+    const float *rowflags = s->maxabs + s->reg.n + 2; /* agreed by every rank (train_step) */
     tr_exact_scales(s->scales, s->maxabs, s->reg.n, nsh);
-    tr_exact_quantize_sum(s->acc, s->shard_grads, nloc, total, &s->reg, s->scales);
-    tr_comm_sum_i64(&s->comm, s->acc, total);
+    tr_exact_quantize_sum(s->acc, s->shard_grads, nloc, total, &s->reg, s->scales, rowflags);
+    if (s->packed) { /* only the dense tensors and the touched rows of tables travel */
+        size_t len = tr_exact_pack(s->packed, s->acc, &s->reg, rowflags);
+        tr_comm_sum_i64(&s->comm, s->packed, len);
+        tr_exact_unpack(s->acc, s->packed, &s->reg, rowflags);
+    } else
+        tr_comm_sum_i64(&s->comm, s->acc, total);
     tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n);
     return TR_OK;
 }
@@ -491,14 +501,16 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     const int nt = s->reg.n;
     if (s->cfg->exact_reduce && !failed) {
         double t0 = now_s(); /* part of the exact reduction's cost */
-        tr_exact_maxabs(s->maxabs, s->shard_grads, hi - lo, total, &s->reg);
+        tr_exact_maxabs(s->maxabs, s->maxabs + nt + 2, s->shard_grads, hi - lo, total, &s->reg);
         s->reduce_seconds += now_s() - t0;
-    } else
+    } else {
         memset(s->maxabs, 0, (size_t)nt * sizeof *s->maxabs);
+        memset(s->maxabs + nt + 2, 0, s->reg.n_rows * sizeof *s->maxabs);
+    }
     s->maxabs[nt] = failed ? (float)(R - r) : 0.0f;
     s->maxabs[nt + 1] = (float)tr_stop_signal; /* a stop request (its signal), agreed at this step */
     double ts = now_s();
-    tr_comm_max_float(&s->comm, s->maxabs, nt + 2);
+    tr_comm_max_float(&s->comm, s->maxabs, nt + 2 + (int)s->reg.n_rows);
     s->sync_seconds += now_s() - ts;
     s->stop = (int)s->maxabs[nt + 1];
     int fr = s->maxabs[nt] > 0.0f ? R - (int)s->maxabs[nt] : -1;

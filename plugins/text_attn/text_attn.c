@@ -391,7 +391,8 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
                   emb = {TR_INIT_UNIFORM, -0.05f, 0.05f};
     static const char *const dir[2] = {"lstm.forward", "lstm.backward"};
     char name[TR_MAX_NAME];
-    tr_status s = tr_param_add(reg, "embedding", 2, (int[]){m->V, E}, emb, &m->emb, err);
+    /* a step touches a few of its rows: reduced row by row */
+    tr_status s = tr_param_add_rows(reg, "embedding", 2, (int[]){m->V, E}, emb, &m->emb, err);
     for (int d = 0; d < m->dirs && !s; d++) {
         snprintf(name, sizeof name, "%s.kernel", dir[d]);
         s = tr_param_add(reg, name, 2, (int[]){E, 4 * H}, glorot, &m->lstm_k[d], err);

@@ -59,6 +59,17 @@ TR_API tr_status tr_param_add_running(tr_registry *reg, const char *name,
                                       float momentum, size_t *offset,
                                       tr_error *err);
 
+/* Appended in ABI 1.4: registers a table whose gradient a step touches in
+ * a few rows only, e.g. an embedding [vocabulary, dim] (shape[0] is the row
+ * count). It behaves as tr_param_add in every way (values, checkpoints, the
+ * optimizer's update of every row); only the gradient reduction differs: it
+ * sums and sends the rows some sample of the step touched (a row whose
+ * gradient is exactly 0 in every micro-shard is left out, its sum being 0),
+ * which gives the same bits as the dense sum at a fraction of the cost. */
+TR_API tr_status tr_param_add_rows(tr_registry *reg, const char *name,
+                                   int ndim, const int *shape, tr_init init,
+                                   size_t *offset, tr_error *err);
+
 TR_EXTERN_C_END
 
 #endif

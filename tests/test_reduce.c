@@ -1,0 +1,180 @@
+/* tests/test_reduce.c - the exact reduction (core/reduce.c): chunks spread
+ * over threads, tables reduced row by row (tr_param_add_rows) giving the
+ * dense sum's bits, the touched-row flags, packing for the ranks' sum. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "reduce.h"
+#include "registry.h"
+#include "tr_check.h"
+
+enum { SHARDS = 3 };
+
+typedef struct fixture {
+    tr_registry reg;
+    size_t off[3];
+} fixture;
+
+/* A dense [7, 33], a table [50, 20] and a table [1000, 40] (40,000 values:
+ * more than one chunk, cut at whole rows); rows = 0 registers them dense. */
+static void make(fixture *f, int rows)
+{
+    memset(f, 0, sizeof *f);
+    tr_error err = {0};
+    const tr_init z = {TR_INIT_ZEROS, 0, 0};
+    CU_ASSERT_EQUAL_FATAL(tr_param_add(&f->reg, "dense", 2, (int[]){7, 33}, z, &f->off[0], &err), TR_OK);
+    tr_status (*add)(tr_registry *, const char *, int, const int *, tr_init, size_t *, tr_error *) =
+        rows ? tr_param_add_rows : tr_param_add;
+    CU_ASSERT_EQUAL_FATAL(add(&f->reg, "small_table", 2, (int[]){50, 20}, z, &f->off[1], &err), TR_OK);
+    CU_ASSERT_EQUAL_FATAL(add(&f->reg, "big_table", 2, (int[]){1000, 40}, z, &f->off[2], &err), TR_OK);
+}
+
+/* Shard gradients where only some rows of the tables are touched, the same
+ * rows in each call (seeded): row r of a table is touched by shard s when
+ * (r * 7 + s) % 5 == 0, and rows that are 3 mod 11 by none. */
+static float *shard_grads(const fixture *f)
+{
+    const size_t total = f->reg.total;
+    float *g = falloc((int)(SHARDS * total));
+    rng_seed(77);
+    for (int s = 0; s < SHARDS; s++) {
+        float *gs = g + (size_t)s * total;
+        fill(gs + f->off[0], 7 * 33, -2, 2);
+        const int rows[2] = {50, 1000}, width[2] = {20, 40};
+        for (int k = 0; k < 2; k++)
+            for (int r = 0; r < rows[k]; r++)
+                if ((r * 7 + s) % 5 == 0 && r % 11 != 3)
+                    fill(gs + f->off[k + 1] + (size_t)r * width[k], width[k], -1e-3f, 1e-3f);
+    }
+    return g;
+}
+
+/* The whole single-rank reduction, as session.c runs it: grad = sum / n. */
+static void reduce(float *grad, float *rowflags, fixture *f, float *shards)
+{
+    const size_t total = f->reg.total;
+    float maxabs[3];
+    double scales[3];
+    int64_t *acc = calloc(total, sizeof *acc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+    CU_ASSERT_EQUAL(tr_exact_maxabs(maxabs, rowflags, shards, SHARDS, total, &f->reg), -1);
+    tr_exact_scales(scales, maxabs, 3, SHARDS);
+    tr_exact_quantize_sum(acc, shards, SHARDS, total, &f->reg, scales, rowflags);
+    tr_exact_to_float(grad, acc, &f->reg, scales, 32.0);
+    free(acc);
+}
+
+static void rows_give_the_dense_bits(void)
+{
+    fixture dense, rows;
+    make(&dense, 0);
+    make(&rows, 1);
+    CU_ASSERT_EQUAL(dense.reg.total, rows.reg.total);
+    CU_ASSERT_EQUAL(rows.reg.n_rows, 1050);
+    const size_t total = rows.reg.total;
+    float *gd = shard_grads(&dense), *gr = shard_grads(&rows);
+    float *outd = falloc((int)total), *outr = falloc((int)total), *flags = falloc(1050), *none = falloc(1);
+    reduce(outd, none, &dense, gd);
+    reduce(outr, flags, &rows, gr);
+    CU_ASSERT(memcmp(outd, outr, total * sizeof *outd) == 0);
+    CU_ASSERT(max_abs(outr, (int)total) > 0);
+    CU_ASSERT(all_zero(gr, (int)(SHARDS * total))); /* the shards are left zero for the next step */
+    CU_ASSERT(all_zero(gd, (int)(SHARDS * total)));
+    /* the flags: exactly the rows some shard touched */
+    int wrong = 0, touched = 0;
+    for (int k = 0; k < 2; k++) {
+        const int n = k ? 1000 : 50, first = k ? 50 : 0;
+        for (int r = 0; r < n; r++) {
+            int want = 0;
+            for (int s = 0; s < SHARDS; s++)
+                want |= (r * 7 + s) % 5 == 0 && r % 11 != 3;
+            wrong += flags[first + r] != (want ? 1.0f : 0.0f);
+            touched += want;
+        }
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    printf("\n  %d of 1050 rows touched; the sum is the dense one's, bit for bit", touched);
+    free(gd); free(gr); free(outd); free(outr); free(flags); free(none);
+    tr_registry_free(&dense.reg);
+    tr_registry_free(&rows.reg);
+}
+
+/* The same bits whatever the threads (chunks go to threads dynamically). */
+static void threads_do_not_change_bits(void)
+{
+    fixture f;
+    make(&f, 1);
+    const size_t total = f.reg.total;
+    float *out[2], *flags = falloc(1050);
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k ? 2 : 1);
+        float *g = shard_grads(&f);
+        out[k] = falloc((int)total);
+        reduce(out[k], flags, &f, g);
+        free(g);
+    }
+    CU_ASSERT(memcmp(out[0], out[1], total * sizeof *out[0]) == 0);
+    free(out[0]); free(out[1]); free(flags);
+    tr_registry_free(&f.reg);
+}
+
+static void pack_unpack(void)
+{
+    fixture f;
+    make(&f, 1);
+    const size_t total = f.reg.total;
+    float *flags = falloc(1050);
+    for (int r = 0; r < 1050; r += 3)
+        flags[r] = 1.0f;
+    int64_t *acc = calloc(total, sizeof *acc), *back = calloc(total, sizeof *back), *packed = calloc(total, sizeof *packed);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(acc && back && packed);
+    for (size_t i = 0; i < total; i++)
+        acc[i] = (int64_t)(i * 2654435761u % 1000003) - 500000;
+    const size_t len = tr_exact_pack(packed, acc, &f.reg, flags);
+    CU_ASSERT_EQUAL(len, tr_exact_pack(NULL, acc, &f.reg, flags));
+    CU_ASSERT_EQUAL(len, 7 * 33 + 17 * 20 + 333 * 40); /* rows 0,3,..,48 of 50; 51,54,.. of the big one */
+    tr_exact_unpack(back, packed, &f.reg, flags);
+    int wrong = 0;
+    for (int t = 0; t < 3; t++) {
+        const tr_tensor *tt = &f.reg.tensors[t];
+        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : tt->count;
+        for (size_t i = 0; i < tt->count; i++) {
+            const int kept = !tt->rows || flags[tt->row_first + i / row] != 0.0f;
+            wrong += back[tt->offset + i] != (kept ? acc[tt->offset + i] : 0);
+        }
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    free(acc); free(back); free(packed); free(flags);
+    tr_registry_free(&f.reg);
+}
+
+static void nan_in_a_table(void)
+{
+    fixture f;
+    make(&f, 1);
+    const size_t total = f.reg.total;
+    float *g = shard_grads(&f), *flags = falloc(1050), maxabs[3];
+    g[total + f.off[2] + 3 * 40 + 5] = NAN; /* shard 1, big table row 3 (untouched otherwise) */
+    CU_ASSERT_EQUAL(tr_exact_maxabs(maxabs, flags, g, SHARDS, total, &f.reg), 2);
+    CU_ASSERT(isinf(maxabs[2]));
+    CU_ASSERT_EQUAL(flags[50 + 3], 1.0f);
+    tr_error err = {0};
+    size_t off;
+    CU_ASSERT_EQUAL(tr_param_add_rows(&f.reg, "vector", 1, (int[]){8}, (tr_init){TR_INIT_ZEROS, 0, 0}, &off, &err),
+                    TR_ERR_MODEL);
+    free(g); free(flags);
+    tr_registry_free(&f.reg);
+}
+
+int main(void)
+{
+    static const tr_test_case cases[] = {
+        {"tables reduced by rows give the dense sum's bits; the flags", rows_give_the_dense_bits},
+        {"1 or 2 threads: the same bits", threads_do_not_change_bits},
+        {"pack and unpack the touched rows", pack_unpack},
+        {"a NaN in a table: found, its row flagged; 1-d tables refused", nan_in_a_table},
+        {NULL, NULL},
+    };
+    return tr_test_run("reduce", cases);
+}
