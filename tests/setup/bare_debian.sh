@@ -7,8 +7,9 @@
 #   2. a fresh `git clone` of this checkout's HEAD into it, and the reference
 #      data beside it where data/prepare.sh looks (../shared/data);
 #   3. inside it (chroot, in private mount and PID namespaces so that every
-#      mount and process ends with the test), exactly the README's first
-#      command, then `trainer predict` of the model it trained.
+#      mount and process ends with the test; /proc, /sys read-only, a devpts
+#      and a /dev/shm as a booted machine has them), exactly the README's
+#      first command, then `trainer predict` of the model it trained.
 #   --suite: then the README's second command too (the whole test suite; long).
 #   --keep: leave the root in place (its path is printed) for a look inside.
 #
@@ -84,6 +85,7 @@ inside() {
     unshare --mount --propagation private --pid --fork /bin/sh -c '
         set -e
         mount -t proc proc "$0/proc"
+        mount -t sysfs -o ro sysfs "$0/sys"   # hwloc (Open MPI) reads the CPU topology there
         mount -t devpts -o newinstance,ptmxmode=0666 devpts "$0/dev/pts"
         mount -t tmpfs -o mode=1777 tmpfs "$0/dev/shm"   # Open MPI shared memory
         exec chroot "$0" /usr/bin/env -i HOME=/root TERM=dumb TR_BARE_ROOT=1 \
