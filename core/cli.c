@@ -336,16 +336,21 @@ static int train_session(tr_session *s, int fresh)
             nparams += s->reg.tensors[i].count;
         int shards = s->max_shards, R = s->comm.size;
         printf("model: %s %s (%s), %zu parameters in %d tensors\n", P->name, P->version, s->plugin.path, nparams, s->reg.n);
+        const char *from = c->data_kind == TR_DATA_HDF5         ? c->file
+                           : c->data_kind == TR_DATA_TEXT_LABELS ? c->files
+                           : c->data_kind == TR_DATA_WORD_PAIRS  ? c->source
+                           : c->data_kind == TR_DATA_IDX_IMAGES  ? c->data_dir
+                                                                 : c->pairs;
         if (s->input_size)
             printf("data: %ld train / %ld held-out images (%dx%dx%d) from %s, %d classes\n", c->train_size,
-                   c->test_size, s->pairs.channels, s->pairs.height, s->pairs.width, c->data_dir, s->vocabs.tgt.n);
-        else if (c->data_kind == TR_DATA_TEXT_LABELS)
-            printf("data: %ld train / %ld held-out labelled lines from %s, src_len %ld, vocabulary %d, %d classes\n",
-                   c->train_size, c->test_size, c->files, c->src_len, s->vocabs.src.n, s->vocabs.tgt.n);
+                   c->test_size, s->pairs.channels, s->pairs.height, s->pairs.width, from, s->vocabs.tgt.n);
+        else if (tr_session_classifies(s))
+            printf("data: %ld train / %ld held-out labelled %s from %s, src_len %ld, vocabulary %d, %d classes\n",
+                   c->train_size, c->test_size, c->data_kind == TR_DATA_HDF5 ? "rows" : "lines", from, c->src_len,
+                   s->vocabs.src.n, s->vocabs.tgt.n);
         else
             printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld, vocabularies %d / %d\n",
-                   c->train_size, c->test_size, c->data_kind == TR_DATA_WORD_PAIRS ? c->source : c->pairs, c->src_len,
-                   c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
+                   c->train_size, c->test_size, from, c->src_len, c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
         if (s->pairs.src_cut)
             printf("data: %ld of %ld sources (train + held-out) longer than src_len = %ld were cut\n", s->pairs.src_cut,
                    c->train_size + c->test_size, c->src_len);

@@ -44,7 +44,8 @@ typedef struct key_def {
 
 /* key_def.required: 0 optional, 1 always, or only for one data.kind */
 enum { REQ_CHAR = 2, REQ_WORD = 3, REQ_SEQ = 4 /* char or word pairs */, REQ_TEXT = 5,
-       REQ_TOKENS = 6 /* any token input: pairs or text_labels */ };
+       REQ_TOKENS = 6 /* any token input: pairs or text_labels */, REQ_HDF5 = 7,
+       REQ_NOT_HDF5 = 8 /* every kind but hdf5, whose file has the sizes and lengths */ };
 
 #define F(x) offsetof(tr_config, x)
 #define W(x) ((long)offsetof(tr_config, x))
@@ -56,7 +57,8 @@ static const key_def key_defs[] = {
     {SEC_MODEL, "plugin", K_STR, F(plugin), W(plugin_where), 1, R_NONE, 0, NULL},
     {SEC_MODEL, "scorer_plugins", K_STR, F(scorer_plugins), W(scorer_plugins_where), 0, R_NONE, 0, NULL},
 
-    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs|idx_images|text_labels"},
+    {SEC_DATA, "kind", K_ENUM, F(data_kind), -1, 0, R_NONE, 0, "char_pairs|word_pairs|idx_images|text_labels|hdf5"},
+    {SEC_DATA, "file", K_STR, F(file), W(file_where), REQ_HDF5, R_NONE, 0, NULL},
     {SEC_DATA, "files", K_STR, F(files), W(files_where), REQ_TEXT, R_NONE, 0, NULL},
     {SEC_DATA, "tokenizer", K_ENUM, F(tokenizer), -1, 0, R_NONE, 0, "words|chars|spaces"},
     {SEC_DATA, "min_count", K_INT, F(min_count), -1, 0, R_POS, 1, NULL},
@@ -67,7 +69,7 @@ static const key_def key_defs[] = {
     {SEC_DATA, "target", K_STR, F(target), W(target_where), REQ_WORD, R_NONE, 0, NULL},
     {SEC_DATA, "dir", K_STR, F(data_dir), W(data_dir_where), 0, R_NONE, 0, NULL},
     {SEC_DATA, "split_seed", K_INT, F(split_seed), -1, 0, R_NONE, 0, NULL},
-    {SEC_DATA, "train", K_INT, F(train_size), -1, 1, R_POS, 1, NULL},
+    {SEC_DATA, "train", K_INT, F(train_size), -1, REQ_NOT_HDF5, R_POS, 1, NULL},
     {SEC_DATA, "test", K_INT, F(test_size), -1, 0, R_NONNEG, 1, NULL},
     {SEC_DATA, "src_len", K_INT, F(src_len), -1, REQ_TOKENS, R_POS, 1, NULL},
     {SEC_DATA, "tgt_len", K_INT, F(tgt_len), -1, REQ_SEQ, R_POS, 1, NULL},
@@ -1057,10 +1059,15 @@ static char *default_run_name(const char *path)
 static const char *conflicting_keys(const tr_config *c, int *sec)
 {
     *sec = SEC_DATA;
-    if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES)
-        return "data.flip and data.shift apply only to data.kind: idx_images";
-    if ((c->tokenizer != TR_TOK_WORDS || c->min_count > 1 || c->max_size > 0) && c->data_kind != TR_DATA_TEXT_LABELS)
-        return "data.tokenizer, data.min_count and data.max_size apply only to data.kind: text_labels";
+    const int hdf5 = c->data_kind == TR_DATA_HDF5; /* images or not: known once the file is read */
+    if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES && !hdf5)
+        return "data.flip and data.shift apply only to data.kind: idx_images (or hdf5 images)";
+    if ((c->tokenizer != TR_TOK_WORDS || c->min_count > 1 || c->max_size > 0) && c->data_kind != TR_DATA_TEXT_LABELS &&
+        !hdf5)
+        return "data.tokenizer, data.min_count and data.max_size apply only to data.kind: text_labels "
+               "(data.tokenizer also to hdf5)";
+    if (hdf5 && (c->min_count > 1 || c->max_size > 0))
+        return "data.min_count and data.max_size apply only to data.kind: text_labels (an hdf5 file brings its vocabularies)";
     if (c->max_size == 1 || c->max_size == 2)
         return "data.max_size counts <pad> and <unk> too: give at least 3 (or 0 for no cap)";
     *sec = SEC_TRAIN;
@@ -1070,13 +1077,14 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
         return "train.warmup and train.lr_min apply only to train.schedule: cosine";
     if (c->lr_min > c->lr)
         return "train.lr_min must not exceed train.lr";
-    const int classify = c->data_kind == TR_DATA_IDX_IMAGES || c->data_kind == TR_DATA_TEXT_LABELS;
+    /* hdf5: a classification task if the file has labels; the loader checks macro_f1 then */
+    const int classify = c->data_kind == TR_DATA_IDX_IMAGES || c->data_kind == TR_DATA_TEXT_LABELS || hdf5;
     if (c->early_stop > 0 && c->keep_best == TR_BEST_NONE)
         return "train.early_stop needs train.keep_best: the metric whose improvement it waits for";
     if (c->keep_best != TR_BEST_NONE && c->test_size == 0)
         return "train.keep_best needs held-out data to evaluate (data.test > 0)";
     if (c->keep_best == TR_BEST_MACRO_F1 && !classify)
-        return "train.keep_best: macro_f1 needs a classification task (data.kind text_labels or idx_images)";
+        return "train.keep_best: macro_f1 needs a classification task (data.kind text_labels, idx_images, or hdf5 with labels)";
     if (c->keep_best == TR_BEST_BLEU && (c->data_kind != TR_DATA_WORD_PAIRS || c->bleu_samples == 0))
         return "train.keep_best: bleu needs data.kind word_pairs and train.bleu_samples > 0";
     return NULL;
@@ -1092,7 +1100,10 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
                      (d->required == REQ_SEQ && (c->data_kind == TR_DATA_CHAR_PAIRS ||
                                                  c->data_kind == TR_DATA_WORD_PAIRS)) ||
                      (d->required == REQ_TEXT && c->data_kind == TR_DATA_TEXT_LABELS) ||
-                     (d->required == REQ_TOKENS && c->data_kind != TR_DATA_IDX_IMAGES);
+                     (d->required == REQ_TOKENS && c->data_kind != TR_DATA_IDX_IMAGES &&
+                      c->data_kind != TR_DATA_HDF5) ||
+                     (d->required == REQ_HDF5 && c->data_kind == TR_DATA_HDF5) ||
+                     (d->required == REQ_NOT_HDF5 && c->data_kind != TR_DATA_HDF5);
         if (!needed || L->given[i])
             continue;
         char where[1200];
@@ -1102,6 +1113,12 @@ static tr_status finish(loader *L, int n_overrides, char *const *overrides)
         return tr_error_set(L->err, TR_ERR_CONFIG,
                             "%s: missing required key '%s.%s'", where,
                             section_names[d->section], d->name);
+    }
+    if (c->data_kind == TR_DATA_HDF5) { /* absent: every row of the split, which tr_data_load counts */
+        if (!L->given[find_key(SEC_DATA, "train")])
+            c->train_size = -1;
+        if (!L->given[find_key(SEC_DATA, "test")])
+            c->test_size = -1;
     }
     int sec;
     const char *why = conflicting_keys(c, &sec);
@@ -1252,6 +1269,8 @@ void tr_config_free(tr_config *c)
     free(c->files_where);
     free(c->data_dir);
     free(c->data_dir_where);
+    free(c->file);
+    free(c->file_where);
     free(c);
 }
 

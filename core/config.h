@@ -25,7 +25,8 @@ typedef enum tr_best_metric {
 } tr_best_metric;
 typedef enum tr_schedule_kind { TR_SCHEDULE_CONSTANT = 0, TR_SCHEDULE_COSINE = 1 } tr_schedule_kind;
 typedef enum tr_data_kind {
-    TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2, TR_DATA_TEXT_LABELS = 3
+    TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2, TR_DATA_TEXT_LABELS = 3,
+    TR_DATA_HDF5 = 4
 } tr_data_kind;
 /* data.tokenizer (text_labels): how a line becomes tokens (dataset.h) */
 typedef enum tr_tokenizer { TR_TOK_WORDS = 0, TR_TOK_CHARS = 1, TR_TOK_SPACES = 2 } tr_tokenizer;
@@ -49,11 +50,13 @@ typedef struct tr_config {
     char *scorer_plugins_where;
 
     /* data: */
-    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs | idx_images | text_labels */
+    tr_data_kind data_kind; /* data.kind: char_pairs (default) | word_pairs | idx_images | text_labels | hdf5 */
+    char *file;        /* data.file (hdf5, required): arrays in docs/data_hdf5.md's layout */
+    char *file_where;
     char *files;       /* data.files (text_labels, required): `text<TAB>label` files, separated by
                           commas (a YAML list is joined so) */
     char *files_where;
-    tr_tokenizer tokenizer; /* data.tokenizer (text_labels): words (default) | chars | spaces */
+    tr_tokenizer tokenizer; /* data.tokenizer (text_labels, hdf5): words (default) | chars | spaces */
     long min_count;    /* data.min_count (text_labels); default 1: rarer training tokens become <unk> */
     long max_size;     /* data.max_size (text_labels); default 0 = no cap: the most frequent tokens kept,
                           <pad> and <unk> included */
@@ -68,10 +71,13 @@ typedef struct tr_config {
     long split_seed;   /* data.split_seed (word_pairs); default 1: the seeded shuffle before the split */
     char *pairs_where; /* where data.pairs was given */
     char *vocabs_where;
-    long train_size;   /* data.train: first N pairs train (required, > 0) */
-    long test_size;    /* data.test: last M pairs held out (default 0) */
-    long src_len;      /* data.src_len (required for pairs, > 0): Tx; idx_images: 0 */
-    long tgt_len;      /* data.tgt_len (required for pairs, > 0): Ty; idx_images: 1 (the label) */
+    long train_size;   /* data.train: first N pairs train (required, > 0; hdf5: optional, -1 = every
+                          row of /train until tr_data_load counts them) */
+    long test_size;    /* data.test: last M pairs held out (default 0; hdf5: -1 = every row of /test
+                          until tr_data_load counts them) */
+    long src_len;      /* data.src_len (required for pairs, > 0): Tx; idx_images: 0; hdf5: 0 until
+                          tr_data_load sets it from the arrays */
+    long tgt_len;      /* data.tgt_len (required for pairs, > 0): Ty; idx_images: 1 (the label); hdf5 as src_len */
     int lowercase;     /* data.lowercase; default true */
     int flip;          /* data.flip (idx_images); default false: mirror training images left-right, p = 1/2 */
     long shift;        /* data.shift (idx_images); default 0: translate training images by up to N pixels */

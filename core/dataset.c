@@ -125,7 +125,6 @@ void tr_vocabs_free(tr_vocabs *v)
     vocab_free(&v->tgt);
 }
 
-static int word_lookup(const tr_vocab *v, const char *w, size_t len);
 static int encode_words(int32_t *out, const char *text, const tr_vocab *v, int len, int lowercase, int eos);
 
 int tr_encode_source(int32_t *out, const char *text, const tr_vocabs *v,
@@ -285,7 +284,7 @@ static uint64_t hash_word(const char *w, size_t len)
     return h;
 }
 
-static int word_lookup(const tr_vocab *v, const char *w, size_t len)
+int tr_word_lookup(const tr_vocab *v, const char *w, size_t len)
 {
     for (uint64_t i = hash_word(w, len) & (uint64_t)(v->nslots - 1);; i = (i + 1) & (uint64_t)(v->nslots - 1)) {
         int id = v->slots[i];
@@ -348,7 +347,7 @@ static int encode_words(int32_t *out, const char *text, const tr_vocab *v, int l
     while ((n = next_token(&text, w, lowercase, v->tokenizer)) > 0) {
         words++;
         if (t < len) {
-            int id = word_lookup(v, w, n);
+            int id = tr_word_lookup(v, w, n);
             out[t++] = id >= 0 ? id : v->unk;
         }
     }
@@ -602,7 +601,7 @@ static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg
 static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* A vocabulary of the given distinct strings, in that order (the classes). */
-static tr_status vocab_from_list(tr_vocab *v, char **names, int n, tr_error *err)
+tr_status tr_vocab_from_list(tr_vocab *v, char **names, int n, tr_error *err)
 {
     memset(v, 0, sizeof *v);
     v->words = 1;
@@ -738,7 +737,7 @@ static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cf
                               cfg->files_where, nclasses ? classes[0] : "");
     }
     if (!st)
-        st = vocab_from_list(&v->tgt, classes, nclasses, err);
+        st = tr_vocab_from_list(&v->tgt, classes, nclasses, err);
     if (!st && !(perm = malloc((size_t)n * sizeof *perm)))
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");
     if (!st) {
@@ -763,7 +762,7 @@ static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cf
             p->index[i] = line[j];
             p->src_cut += encode_words(p->src + (size_t)i * p->src_len, text[j], &v->src, p->src_len, cfg->lowercase,
                                        -1) > p->src_len;
-            p->tgt[i] = word_lookup(&v->tgt, label[j], strlen(label[j]));
+            p->tgt[i] = tr_word_lookup(&v->tgt, label[j], strlen(label[j]));
         }
     }
     for (int f = 0; f < nf && bufs; f++)
@@ -781,10 +780,18 @@ static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cf
     return st;
 }
 
-tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
+int tr_data_classifies(const tr_config *cfg, const tr_pairs *p)
+{
+    return cfg->data_kind == TR_DATA_IDX_IMAGES || cfg->data_kind == TR_DATA_TEXT_LABELS ||
+           (cfg->data_kind == TR_DATA_HDF5 && p->labels);
+}
+
+tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, tr_config *cfg,
                        int with_pairs, tr_error *err)
 {
     memset(p, 0, sizeof *p);
+    if (cfg->data_kind == TR_DATA_HDF5)
+        return tr_hdf5_data_load(v, p, cfg, err);
     if (cfg->data_kind == TR_DATA_TEXT_LABELS)
         return text_labels_load(v, p, cfg, err);
     if (cfg->data_kind == TR_DATA_IDX_IMAGES)

@@ -30,7 +30,15 @@
  * data.kind idx_images (images.c): gzipped IDX files in data.dir
  * (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-*); the
  * first data.train training images, then the first data.test t10k images
- * as the held-out part. The target vocabulary is the class names. */
+ * as the held-out part. The target vocabulary is the class names.
+ *
+ * data.kind hdf5 (hdf5_data.c): arrays a user wrote with h5py in the layout
+ * of docs/data_hdf5.md: /train and /test groups of source + target (seq2seq),
+ * source + label (text classes) or input + label (uint8 images), the
+ * vocabularies /vocab/source, /vocab/target and the class names /classes
+ * as string datasets (the id is the position; <pad>, <unk>, <s>, </s> found
+ * by name). The first data.train rows of /train, then the first data.test
+ * of /test; the lengths and sizes are the arrays'. */
 #ifndef TR_DATASET_H
 #define TR_DATASET_H
 
@@ -68,6 +76,8 @@ typedef struct tr_pairs {
      * line (text_labels: counted over data.files in order, from 0), the
      * image in its IDX file */
     int64_t *index;
+    /* hdf5: tgt holds one class per sample (/train/label), not tokens */
+    int labels;
     /* text_labels: the files and the first line index of each (nfiles + 1) */
     char **files;
     long *file_start;
@@ -75,10 +85,19 @@ typedef struct tr_pairs {
 } tr_pairs;
 
 /* The vocabularies and (with_pairs, or always for word_pairs, whose
- * vocabularies come from the data) the encoded pairs. */
-tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
+ * vocabularies come from the data) the encoded pairs. data.kind hdf5 reads
+ * everything and fills in what the file decides: cfg's train_size and
+ * test_size (-1: every row) and src_len, tgt_len. */
+tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, tr_config *cfg,
                        int with_pairs, tr_error *err);
+tr_status tr_hdf5_data_load(tr_vocabs *v, tr_pairs *p, tr_config *cfg, tr_error *err);
+/* 1 if the task is classification (a class per sample), 0 for sequences. */
+int tr_data_classifies(const tr_config *cfg, const tr_pairs *p);
 void tr_vocabs_free(tr_vocabs *v);
+/* A vocabulary of the n given strings, id = place (words = 1, no special
+ * ids set); and the id of a token in such a vocabulary, or -1. */
+tr_status tr_vocab_from_list(tr_vocab *v, char **names, int n, tr_error *err);
+int tr_word_lookup(const tr_vocab *v, const char *w, size_t len);
 tr_status tr_images_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg,
                          int with_images, tr_error *err);
 /* Class names for `classes` labels (Fashion-MNIST's, else the numbers). */

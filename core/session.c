@@ -238,7 +238,7 @@ void tr_session_close(tr_session *s)
 
 int tr_session_classifies(const tr_session *s)
 {
-    return s->cfg->data_kind == TR_DATA_IDX_IMAGES || s->cfg->data_kind == TR_DATA_TEXT_LABELS;
+    return tr_data_classifies(s->cfg, &s->pairs);
 }
 
 void tr_class_scores(const long *confusion, int C, int k, double *precision, double *recall, double *f1)

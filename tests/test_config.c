@@ -414,7 +414,7 @@ static void test_enums_and_strings(void)
     expect_error("train:\n  optimizer: rmsprop\n", 0, NULL,
                  "@:2:14: train.optimizer: expected one of adam|sgd, got 'rmsprop'");
     expect_error("data:\n  kind: char_pair\n", 0, NULL,
-                 "@:2:9: data.kind: expected one of char_pairs|word_pairs|idx_images|text_labels, got 'char_pair' "
+                 "@:2:9: data.kind: expected one of char_pairs|word_pairs|idx_images|text_labels|hdf5, got 'char_pair' "
                  "(did you mean 'char_pairs'?)");
     expect_error("data:\n  pairs: ''\n", 0, NULL,
                  "@:2:10: data.pairs: expected a non-empty string, got an empty value");
