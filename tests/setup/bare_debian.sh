@@ -31,6 +31,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 for c in debootstrap unshare chroot git; do
     command -v "$c" >/dev/null || fail "$c not found (launch/deps.sh test installs it)"
 done
+# Root without the right to make namespaces (some containers): as good as no root.
+if ! why="$(unshare --mount --propagation private --pid --fork true 2>&1)"; then
+    echo "skipped: needs root that may create mount and PID namespaces (unshare: $why)"
+    exit 77
+fi
 
 # The first Debian mirror this machine's apt sources name for bookworm
 # (deb822 .sources paragraphs, or one-line sources.list entries).
