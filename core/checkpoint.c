@@ -38,34 +38,41 @@ static herr_t attr_str(hid_t loc, const char *name, const char *value)
     return r;
 }
 
-static herr_t attr_i64(hid_t loc, const char *name, long long value)
+/* A scalar attribute of file type `ft` from the value at v (memory type mt). */
+static herr_t attr_scalar(hid_t loc, const char *name, hid_t ft, hid_t mt, const void *v)
 {
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_LLONG, &value);
+    hid_t a = H5Acreate2(loc, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, mt, v);
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     return r;
 }
 
+static herr_t attr_i64(hid_t loc, const char *name, long long value)
+{
+    return attr_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &value);
+}
+
 static herr_t attr_f64(hid_t loc, const char *name, double value)
 {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
+    return attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+/* Reads a scalar attribute as memory type mt into v; -1 if absent. */
+static int read_attr_scalar(hid_t loc, const char *name, hid_t mt, void *v)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    int r = H5Aread(a, mt, v) < 0 ? -1 : 0;
+    H5Aclose(a);
     return r;
 }
 
 static int read_attr_f64(hid_t loc, const char *name, double *v)
 {
-    if (H5Aexists(loc, name) <= 0)
-        return -1;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    int r = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? -1 : 0;
-    H5Aclose(a);
-    return r;
+    return read_attr_scalar(loc, name, H5T_NATIVE_DOUBLE, v);
 }
 
 /* Reads a string attribute (variable or fixed length) into buf. */
@@ -212,12 +219,7 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
 
 static int read_attr_i64(hid_t loc, const char *name, long long *v)
 {
-    if (H5Aexists(loc, name) <= 0)
-        return -1;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    int r = H5Aread(a, H5T_NATIVE_LLONG, v) < 0 ? -1 : 0;
-    H5Aclose(a);
-    return r;
+    return read_attr_scalar(loc, name, H5T_NATIVE_LLONG, v);
 }
 
 /* Reads every registered tensor from `group` into base, checking shapes. */
