@@ -797,7 +797,9 @@ static int cmd_eval(int argc, char **argv)
             const int32_t *t = p->tgt + (size_t)(at + i) * Ty, *h = pred + (size_t)i * Ty;
             tr_pairs_where(where, sizeof where, p, p->index ? p->index[at + i] : at + i);
             src[0] = 0;
-            if (Tx > 0)
+            if (p->text) /* labelled text: the line as written */
+                snprintf(src, sizeof src, "%s", p->text[at + i]);
+            else if (Tx > 0)
                 decode_source(src, sizeof src, tr_session_src(s, at + i), Tx, &s->vocabs.src);
             tr_decode_target(tgt, sizeof tgt, t, Ty, &s->vocabs);
             tr_decode_target(hyp, sizeof hyp, h, Ty, &s->vocabs);

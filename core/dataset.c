@@ -267,6 +267,9 @@ void tr_pairs_free(tr_pairs *p)
     free(p->tgt);
     free(p->pixels);
     free(p->index);
+    for (long i = 0; p->text && i < p->n; i++)
+        free(p->text[i]);
+    free(p->text);
     for (int f = 0; f < p->nfiles; f++)
         free(p->files[f]);
     free(p->files);
@@ -755,11 +758,14 @@ static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cf
         p->src = malloc((size_t)keep * p->src_len * sizeof *p->src);
         p->tgt = malloc((size_t)keep * sizeof *p->tgt);
         p->index = malloc((size_t)keep * sizeof *p->index);
-        if (!p->src || !p->tgt || !p->index)
+        p->text = calloc((size_t)(keep > 0 ? keep : 1), sizeof *p->text);
+        if (!p->src || !p->tgt || !p->index || !p->text)
             st = tr_error_set(err, TR_ERR_NOMEM, "out of memory encoding %s", cfg->files);
         for (long i = 0; !st && i < keep; i++) {
             long j = i < cfg->train_size ? perm[i] : perm[n - keep + i];
             p->index[i] = line[j];
+            if (!(p->text[i] = strdup(text[j])))
+                st = tr_error_set(err, TR_ERR_NOMEM, "out of memory encoding %s", cfg->files);
             p->src_cut += encode_words(p->src + (size_t)i * p->src_len, text[j], &v->src, p->src_len, cfg->lowercase,
                                        -1) > p->src_len;
             p->tgt[i] = tr_word_lookup(&v->tgt, label[j], strlen(label[j]));

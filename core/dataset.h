@@ -78,6 +78,8 @@ typedef struct tr_pairs {
     int64_t *index;
     /* hdf5: tgt holds one class per sample (/train/label), not tokens */
     int labels;
+    /* text_labels: [n] each sample's text as written (for `trainer eval`), or NULL */
+    char **text;
     /* text_labels: the files and the first line index of each (nfiles + 1) */
     char **files;
     long *file_start;
