@@ -22,7 +22,8 @@ enum { SEC_RUN, SEC_MODEL, SEC_DATA, SEC_TRAIN, N_SECTIONS };
 static const char *const section_names[N_SECTIONS] = {"run", "model", "data",
                                                       "train"};
 
-typedef enum key_type { K_INT, K_FLOAT, K_BOOL, K_STR, K_ENUM } key_type;
+typedef enum key_type { K_INT, K_FLOAT, K_BOOL, K_STR, K_ENUM,
+                        K_SPLIT /* a count (K_INT) or a fraction in (0, 1) of the samples */ } key_type;
 typedef enum key_range {
     R_NONE,   /* any value */
     R_POS,    /* > 0 */
@@ -69,8 +70,8 @@ static const key_def key_defs[] = {
     {SEC_DATA, "target", K_STR, F(target), W(target_where), REQ_WORD, R_NONE, 0, NULL},
     {SEC_DATA, "dir", K_STR, F(data_dir), W(data_dir_where), 0, R_NONE, 0, NULL},
     {SEC_DATA, "split_seed", K_INT, F(split_seed), -1, 0, R_NONE, 0, NULL},
-    {SEC_DATA, "train", K_INT, F(train_size), -1, REQ_NOT_HDF5, R_POS, 1, NULL},
-    {SEC_DATA, "test", K_INT, F(test_size), -1, 0, R_NONNEG, 1, NULL},
+    {SEC_DATA, "train", K_SPLIT, F(train_size), -1, REQ_NOT_HDF5, R_POS, 1, NULL},
+    {SEC_DATA, "test", K_SPLIT, F(test_size), -1, 0, R_NONNEG, 1, NULL},
     {SEC_DATA, "src_len", K_INT, F(src_len), -1, REQ_TOKENS, R_POS, 1, NULL},
     {SEC_DATA, "tgt_len", K_INT, F(tgt_len), -1, REQ_SEQ, R_POS, 1, NULL},
     {SEC_DATA, "lowercase", K_BOOL, F(lowercase), -1, 0, R_NONE, 0, NULL},
@@ -588,6 +589,29 @@ static tr_status set_value(loader *L, int ki, const char *text, size_t len,
         *(long *)(base + d->off) = v;
         break;
     }
+    case K_SPLIT: {
+        long v;
+        double f;
+        double *frac = d->off == offsetof(tr_config, train_size) ? &L->c->train_frac : &L->c->test_frac;
+        if (!parse_long(text, &v, why, sizeof why)) {
+            if (check_range((double)v, text, d->range, why, sizeof why))
+                return value_error(L->err, st, d->section, d->name, why);
+            if (v > INT_MAX) {
+                snprintf(why, sizeof why, "must be at most %d, got %s", INT_MAX, text);
+                return value_error(L->err, st, d->section, d->name, why);
+            }
+            *(long *)(base + d->off) = v;
+            *frac = 0;
+        } else if (!parse_double(text, &f, why, sizeof why) && f > 0 && f < 1) {
+            *(long *)(base + d->off) = 0; /* tr_data_load resolves it once it knows the samples */
+            *frac = f;
+        } else {
+            snprintf(why, sizeof why, "must be a count (an integer %s) or a fraction of the samples in (0, 1), got %s",
+                     d->range == R_POS ? "> 0" : ">= 0", text);
+            return value_error(L->err, st, d->section, d->name, why);
+        }
+        break;
+    }
     case K_FLOAT: {
         double v;
         if (parse_double(text, &v, why, sizeof why) ||
@@ -1066,6 +1090,11 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
         !hdf5)
         return "data.tokenizer, data.min_count and data.max_size apply only to data.kind: text_labels "
                "(data.tokenizer also to hdf5)";
+    if ((c->train_frac > 0 || c->test_frac > 0) && (hdf5 || c->data_kind == TR_DATA_IDX_IMAGES))
+        return "data.train and data.test as fractions split one set of samples; idx_images and hdf5 keep train "
+               "and test apart already: give counts";
+    if (c->train_frac + c->test_frac > 1)
+        return "data.train and data.test as fractions add up to more than 1";
     if (hdf5 && (c->min_count > 1 || c->max_size > 0))
         return "data.min_count and data.max_size apply only to data.kind: text_labels (an hdf5 file brings its vocabularies)";
     if (c->max_size == 1 || c->max_size == 2)
@@ -1081,7 +1110,7 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
     const int classify = c->data_kind == TR_DATA_IDX_IMAGES || c->data_kind == TR_DATA_TEXT_LABELS || hdf5;
     if (c->early_stop > 0 && c->keep_best == TR_BEST_NONE)
         return "train.early_stop needs train.keep_best: the metric whose improvement it waits for";
-    if (c->keep_best != TR_BEST_NONE && c->test_size == 0)
+    if (c->keep_best != TR_BEST_NONE && c->test_size == 0 && c->test_frac == 0)
         return "train.keep_best needs held-out data to evaluate (data.test > 0)";
     if (c->keep_best == TR_BEST_MACRO_F1 && !classify)
         return "train.keep_best: macro_f1 needs a classification task (data.kind text_labels, idx_images, or hdf5 with labels)";

@@ -112,6 +112,9 @@ typedef struct tr_config {
     long early_stop;   /* train.early_stop; default 0 = off: stop after N evaluations without improvement */
     long attention_samples; /* train.attention_samples; default 8: held-out samples whose attention
                                maps each evaluation writes to attention.h5, >= 0 */
+    double train_frac; /* data.train given as a fraction in (0, 1) of the samples (pairs, text_labels):
+                          tr_data_load sets train_size to floor(train_frac * n); 0 = given as a count */
+    double test_frac;  /* data.test as a fraction: test_size = ceil(test_frac * n); 0 = a count */
 } tr_config;
 
 /* Loads `path`, applies `overrides` ("a.b=value", value parsed as YAML

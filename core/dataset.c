@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +206,25 @@ static int encode_target(int32_t *out, const char *text, const tr_vocabs *v,
     return 0;
 }
 
-static tr_status char_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_vocabs *v,
+/* data.train / data.test given as fractions become counts of the n samples
+ * (train rounded down, test up, as scikit-learn's train_test_split does); the
+ * 1e-9 keeps 0.2 * 3000 at 600 when the product lands a hair above it. */
+static tr_status resolve_split(tr_config *cfg, long n, const char *where, const char *what, tr_error *err)
+{
+    if (cfg->train_frac > 0)
+        cfg->train_size = (long)floor(cfg->train_frac * (double)n + 1e-9);
+    if (cfg->test_frac > 0)
+        cfg->test_size = (long)ceil(cfg->test_frac * (double)n - 1e-9);
+    if (cfg->train_frac > 0 && cfg->train_size < 1)
+        return tr_error_set(err, TR_ERR_CONFIG, "%s: data.train: %g of the %ld %s is no sample at all",
+                            where, cfg->train_frac, n, what);
+    if (cfg->train_size + cfg->test_size > n)
+        return tr_error_set(err, TR_ERR_CONFIG, "%s: data.train (%ld) + data.test (%ld) exceed the %ld %s",
+                            where, cfg->train_size, cfg->test_size, n, what);
+    return TR_OK;
+}
+
+static tr_status char_pairs_load(tr_pairs *p, tr_config *cfg, const tr_vocabs *v,
                                  tr_error *err)
 {
     memset(p, 0, sizeof *p);
@@ -219,6 +238,12 @@ static tr_status char_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_voc
         return tr_error_set(err, TR_ERR_DATA, "%s:1:1: expected a JSON list of [input, output] pairs", cfg->pairs);
     }
     int n = (int)(root->data.sequence.items.top - root->data.sequence.items.start);
+    char what[1100];
+    snprintf(what, sizeof what, "pairs in %s", cfg->pairs);
+    if ((s = resolve_split(cfg, n, cfg->pairs_where, what, err))) {
+        yaml_document_delete(&doc);
+        return s;
+    }
     p->n = n;
     p->src_len = (int)cfg->src_len;
     p->tgt_len = (int)cfg->tgt_len;
@@ -253,9 +278,6 @@ static tr_status char_pairs_load(tr_pairs *p, const tr_config *cfg, const tr_voc
                              out->start_mark.line + 1, out->start_mark.column + 1, i, bad);
     }
     yaml_document_delete(&doc);
-    if (!s && cfg->train_size + cfg->test_size > n)
-        s = tr_error_set(err, TR_ERR_CONFIG, "%s: data.train (%ld) + data.test (%ld) exceed the %d pairs in %s",
-                         cfg->pairs_where, cfg->train_size, cfg->test_size, n, cfg->pairs);
     if (s)
         tr_pairs_free(p);
     return s;
@@ -539,7 +561,7 @@ static char **read_lines(const char *path, const char *where, long *n, char **bu
     return lines;
 }
 
-static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg, tr_error *err)
+static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, tr_config *cfg, tr_error *err)
 {
     memset(v, 0, sizeof *v);
     memset(p, 0, sizeof *p);
@@ -552,9 +574,10 @@ static tr_status word_pairs_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg
     if (!st && ns != nt)
         st = tr_error_set(err, TR_ERR_DATA, "%s: %ld lines in %s but %ld in %s: the files must be aligned line by line",
                           cfg->target_where, ns, cfg->source, nt, cfg->target);
-    if (!st && cfg->train_size + cfg->test_size > ns)
-        st = tr_error_set(err, TR_ERR_CONFIG, "%s: data.train (%ld) + data.test (%ld) exceed the %ld pairs in %s",
-                          cfg->source_where, cfg->train_size, cfg->test_size, ns, cfg->source);
+    char what[1100];
+    snprintf(what, sizeof what, "pairs in %s", cfg->source);
+    if (!st)
+        st = resolve_split(cfg, ns, cfg->source_where, what, err);
     if (!st && !(perm = malloc((size_t)ns * sizeof *perm)))
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");
     if (!st) {
@@ -653,7 +676,7 @@ void tr_pairs_where(char *buf, size_t len, const tr_pairs *p, int64_t index)
 
 /* data.kind text_labels: every non-blank line of data.files is a sample;
  * the text before its last TAB is the input, the rest its label. */
-static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cfg, tr_error *err)
+static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, tr_config *cfg, tr_error *err)
 {
     memset(v, 0, sizeof *v);
     memset(p, 0, sizeof *p);
@@ -723,9 +746,8 @@ static tr_status text_labels_load(tr_vocabs *v, tr_pairs *p, const tr_config *cf
     }
     if (!st)
         p->file_start[p->nfiles] = lines;
-    if (!st && cfg->train_size + cfg->test_size > n)
-        st = tr_error_set(err, TR_ERR_CONFIG, "%s: data.train (%ld) + data.test (%ld) exceed the %ld labelled lines",
-                          cfg->files_where, cfg->train_size, cfg->test_size, n);
+    if (!st)
+        st = resolve_split(cfg, n, cfg->files_where, "labelled lines", err);
     /* the classes: the distinct labels, in byte order */
     if (!st && !(classes = malloc((size_t)n * sizeof *classes)))
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory");

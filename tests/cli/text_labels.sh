@@ -134,6 +134,25 @@ rc=0
 [ "$rc" -eq 2 ] && grep -q "data.tokenizer, data.min_count and data.max_size apply only to data.kind: text_labels" "$tmp/bad.err" \
     || fail "data.tokenizer on char_pairs: $(cat "$tmp/bad.err")"
 
+# the split as fractions of the 33 lines: train floor(0.75 * 33) = 24, test
+# ceil(0.25 * 33) = 9, the same samples (bitwise) as those counts
+"$TRAINER" "${cfg[@]}" data.train=0.75 data.test=0.25 train.epochs=1 run.out="$tmp/frac" >"$tmp/frac.log" 2>&1 \
+    || { cat "$tmp/frac.log"; fail "fractions"; }
+grep -q "^data: 24 train / 9 held-out labelled lines" "$tmp/frac.log" || fail "fractions: $(grep '^data:' "$tmp/frac.log")"
+"$TRAINER" "${cfg[@]}" data.train=24 data.test=9 train.epochs=1 run.out="$tmp/count" >"$tmp/count.log" 2>&1 \
+    || { cat "$tmp/count.log"; fail "counts 24 / 9"; }
+h5diff -q "$tmp/frac/checkpoint.h5" "$tmp/count/checkpoint.h5" /params /params || fail "fractions differ from counts"
+for v in "data.train=1.5:must be a count (an integer > 0) or a fraction of the samples in (0, 1), got 1.5" \
+         "data.test=0.5:data.train and data.test as fractions add up to more than 1"; do
+    rc=0; "$TRAINER" "${cfg[@]}" data.train=0.75 "${v%%:*}" run.out="$tmp/bad" 2>"$tmp/bad.err" >/dev/null || rc=$?
+    [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -qF "${v#*:}" "$tmp/bad.err" \
+        || { cat "$tmp/bad.err"; fail "${v%%:*}: wanted exit 2 and '${v#*:}'"; }
+done
+rc=0; "$TRAINER" configs/cnn_plain.yaml data.test=0.2 2>"$tmp/bad.err" >/dev/null || rc=$?
+[ "$rc" -eq 2 ] && grep -qF "idx_images and hdf5 keep train and test apart already: give counts" "$tmp/bad.err" \
+    || fail "a fraction for idx_images: $(cat "$tmp/bad.err")"
+echo "ok: data.train / data.test as fractions"
+
 # the other tokenizers and the vocabulary cap
 "$TRAINER" "${cfg[@]}" data.tokenizer=chars data.src_len=30 data.max_size=12 train.epochs=1 run.out="$tmp/chars" \
     >"$tmp/chars.log" 2>&1 || { cat "$tmp/chars.log"; fail "tokenizer chars"; }
