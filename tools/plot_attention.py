@@ -249,7 +249,8 @@ def plot_words(step, d, i, out):
     pred, ref = label(d["predicted_tokens"][i][0]), label(d["target_tokens"][i][0])
     top = w.max() if n and w.max() > 0 else 1.0
     cmap = plt.get_cmap("Reds")
-    fig = plt.figure(figsize=(10, 1.6))
+    # about 0.13 inch per character at 13 pt, plus the gaps: the row fits
+    fig = plt.figure(figsize=(max(6.0, 0.3 + sum(0.13 * len(t) + 0.12 for t in toks)), 1.6))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.axis("off")
     renderer = fig.canvas.get_renderer()
@@ -258,9 +259,10 @@ def plot_words(step, d, i, out):
         t = ax.text(x, y, tok, fontsize=13, va="center", transform=ax.transAxes,
                     bbox=dict(boxstyle="round,pad=0.25", fc=cmap(0.85 * wt / top), ec="none"),
                     color="white" if wt / top > 0.6 else "black")
-        ax.text(x, 0.18, "%.0f" % (100 * wt), fontsize=8, va="center", transform=ax.transAxes, color="gray")
         box = t.get_window_extent(renderer=renderer).transformed(ax.transAxes.inverted())
-        x = box.x1 + 0.012
+        ax.text((box.x0 + box.x1) / 2, 0.18, "%.0f" % (100 * wt), fontsize=8, ha="center", va="center",
+                transform=ax.transAxes, color="gray")
+        x = box.x1 + 0.15 / fig.get_figwidth()  # a 0.15 inch gap
         if x > 0.97:  # wrap would hide tokens: widen instead
             fig.set_figwidth(fig.get_figwidth() * 1.3)
             x *= 1 / 1.3
