@@ -139,17 +139,33 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
 }
 
 TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
-                       const double *scales, double divisor)
+                       const double *scales, double divisor, const float *rowflags, float *out_rows)
 {
     const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int c = 0; c < nchunks; c++) {
         size_t i0, m;
         const int t = chunk_at(reg, c, &i0, &m);
-        const size_t off = reg->tensors[t].offset + i0;
+        const tr_tensor *tt = &reg->tensors[t];
+        const size_t off = tt->offset + i0;
         const double f = 1.0 / (scales[t] * divisor);
-        for (size_t i = 0; i < m; i++)
-            out[off + i] = (float)((double)acc[off + i] * f);
+        if (!tt->rows || !rowflags) {
+            for (size_t i = 0; i < m; i++)
+                out[off + i] = (float)((double)acc[off + i] * f);
+            continue;
+        }
+        /* a table: the touched rows converted; a row untouched now but not
+         * at the last call is zeroed; one untouched at both is zero already */
+        const size_t row = tt->count / (size_t)tt->rows;
+        for (size_t r0 = 0; r0 < m; r0 += row) {
+            const size_t k = tt->row_first + (i0 + r0) / row;
+            if (rowflags[k] != 0.0f)
+                for (size_t i = off + r0; i < off + r0 + row; i++)
+                    out[i] = (float)((double)acc[i] * f);
+            else if (out_rows[k] != 0.0f)
+                memset(out + off + r0, 0, row * sizeof *out);
+            out_rows[k] = rowflags[k];
+        }
     }
 }
 

@@ -43,8 +43,11 @@ void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
 size_t tr_exact_pack(int64_t *packed, const int64_t *acc, const tr_registry *reg, const float *rowflags);
 void tr_exact_unpack(int64_t *acc, const int64_t *packed, const tr_registry *reg, const float *rowflags);
 
-/* out[i] = acc[i] / scale / divisor (rounded once to float). */
+/* out[i] = acc[i] / scale / divisor (rounded once to float). With rowflags
+ * (maxabs's), tables' untouched rows are not read: out_rows[reg->n_rows]
+ * remembers which rows of out may be nonzero (all 0 for an out of zeros)
+ * so those are zeroed and the rest left alone; rowflags NULL: every value. */
 void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
-                       const double *scales, double divisor);
+                       const double *scales, double divisor, const float *rowflags, float *out_rows);
 
 #endif

@@ -190,6 +190,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     /* + failure and stop flags, then the touched-row flags of tables */
     s->maxabs = xalloc((size_t)(s->reg.n + 2 + s->reg.n_rows) * sizeof(float));
     s->packed = s->reg.n_rows && s->comm.size > 1 ? xalloc(total * sizeof(int64_t)) : NULL;
+    s->grad_rows = xalloc((s->reg.n_rows ? s->reg.n_rows : 1) * sizeof(float));
     s->scales = xalloc((size_t)s->reg.n * sizeof(double));
     s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
     s->chunk_sums = xalloc((total / 8192 + 1) * sizeof(double));
@@ -201,7 +202,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory for a %zu x %zu confusion matrix", C, C);
         goto fail;
     }
-    if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs ||
+    if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs || !s->grad_rows ||
         !s->scales || !s->shard_loss || !s->chunk_sums || !s->shard_err || !s->scratch || !s->perm ||
         (s->reg.n_rows && s->comm.size > 1 && !s->packed)) {
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory allocating buffers for %zu parameters", total);
@@ -232,6 +233,7 @@ void tr_session_close(tr_session *s)
     free(s->shard_loss); free(s->chunk_sums); free(s->shard_err); free(s->scratch); free(s->perm);
     free(s->confusion);
     free(s->packed);
+    free(s->grad_rows);
     tr_config_free(s->cfg);
     free(s);
 }
@@ -356,7 +358,7 @@ static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error 
         tr_exact_unpack(s->acc, s->packed, &s->reg, rowflags);
     } else
         tr_comm_sum_i64(&s->comm, s->acc, total);
-    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n);
+    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n, rowflags, s->grad_rows);
     return TR_OK;
 }
 

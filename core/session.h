@@ -45,6 +45,7 @@ typedef struct tr_session {
     int shards_dirty;          /* shard_grads may hold values (a step failed half-way) */
     int64_t *acc;              /* [reg.total] fixed-point sums */
     int64_t *packed;           /* [reg.total] what of acc travels between ranks, with tables' rows; NULL if all */
+    float *grad_rows;          /* [reg.n_rows] rows of tables that may be nonzero in grad (tr_exact_to_float) */
     float *maxabs;             /* [reg.n + 1]: max |g| per tensor, then the failure flag */
     double *scales;            /* [reg.n] */
     double *shard_loss;        /* [max_shards] loss of every shard of the step (all ranks) */

@@ -61,8 +61,10 @@ static void reduce(float *grad, float *rowflags, fixture *f, float *shards)
     CU_ASSERT_EQUAL(tr_exact_maxabs(maxabs, rowflags, shards, SHARDS, total, &f->reg), -1);
     tr_exact_scales(scales, maxabs, 3, SHARDS);
     tr_exact_quantize_sum(acc, shards, SHARDS, total, &f->reg, scales, rowflags);
-    tr_exact_to_float(grad, acc, &f->reg, scales, 32.0);
+    float *out_rows = falloc(f->reg.n_rows ? (int)f->reg.n_rows : 1); /* grad starts as zeros */
+    tr_exact_to_float(grad, acc, &f->reg, scales, 32.0, rowflags, out_rows);
     free(acc);
+    free(out_rows);
 }
 
 static void rows_give_the_dense_bits(void)
@@ -149,6 +151,49 @@ static void pack_unpack(void)
     tr_registry_free(&f.reg);
 }
 
+/* to_float with row flags: touched rows converted as without them; a row
+ * flagged at the last call but not now zeroed; one flagged at neither not
+ * read or written (a sentinel there stays). */
+static void to_float_by_rows(void)
+{
+    fixture f;
+    make(&f, 1);
+    const size_t total = f.reg.total;
+    int64_t *acc = calloc(total, sizeof *acc);
+    float *dense = falloc((int)total), *out = falloc((int)total), *flags = falloc(1050), *out_rows = falloc(1050);
+    double scales[3] = {0x1p40, 0x1p44, 0x1p50};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+    for (size_t i = 0; i < total; i++)
+        acc[i] = (int64_t)(i * 2654435761u % 1000003) - 500000;
+    const tr_tensor *big = &f.reg.tensors[2];
+    for (int r = 0; r < 1050; r += 2)
+        flags[r] = 1.0f; /* even rows touched; acc of the others is not zero: it must not be read */
+    tr_exact_to_float(dense, acc, &f.reg, scales, 3.0, NULL, NULL);
+    out_rows[50 + 7] = 1.0f;                      /* big-table row 7: nonzero in out since the last call */
+    out[big->offset + 7 * 40 + 1] = 5.0f;
+    out[big->offset + 9 * 40 + 1] = 7.0f;         /* row 9: a sentinel where out is known to be zero */
+    tr_exact_to_float(out, acc, &f.reg, scales, 3.0, flags, out_rows);
+    int wrong = 0;
+    for (int t = 0; t < 3; t++) {
+        const tr_tensor *tt = &f.reg.tensors[t];
+        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : tt->count;
+        for (size_t i = 0; i < tt->count; i++) {
+            const size_t k = tt->rows ? tt->row_first + i / row : 0, o = tt->offset + i;
+            if (!tt->rows || flags[k] != 0.0f)
+                wrong += memcmp(&out[o], &dense[o], sizeof *out) != 0;
+            else if (o == big->offset + 9 * 40 + 1)
+                wrong += out[o] != 7.0f;
+            else
+                wrong += out[o] != 0.0f;
+        }
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT_EQUAL(out_rows[50 + 7], 0.0f);      /* the flags of this call, for the next */
+    CU_ASSERT_EQUAL(out_rows[50 + 8], 1.0f);
+    free(acc); free(dense); free(out); free(flags); free(out_rows);
+    tr_registry_free(&f.reg);
+}
+
 static void nan_in_a_table(void)
 {
     fixture f;
@@ -173,6 +218,7 @@ int main(void)
         {"tables reduced by rows give the dense sum's bits; the flags", rows_give_the_dense_bits},
         {"1 or 2 threads: the same bits", threads_do_not_change_bits},
         {"pack and unpack the touched rows", pack_unpack},
+        {"to float by rows: untouched rows not read, stale ones zeroed", to_float_by_rows},
         {"a NaN in a table: found, its row flagged; 1-d tables refused", nan_in_a_table},
         {NULL, NULL},
     };
