@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <omp.h>
 #include <sched.h>
@@ -23,6 +24,9 @@ static const char *usage =
     "       trainer predict CONFIG.yaml [--attention] IMAGE.png|INDEX|-  (image models)\n"
     "       trainer eval CONFIG.yaml [--split test|train] [--out FILE.tsv] [--checkpoint best|last] [section.key=value ...]\n"
     "                                                              one row per sample: index, input, target, prediction\n"
+    "       trainer gradcheck CONFIG.yaml [--samples N] [--entries K] [--tensors a,b] [--checkpoint FILE.h5]\n"
+    "                         [--step H] [--tolerance T] [section.key=value ...]\n"
+    "                                                              the plugin's gradient against central differences\n"
     "       trainer plugins [CONFIG.yaml]                          list the plugins found\n"
     "       trainer inspect CHECKPOINT.h5                          what a checkpoint holds\n"
     "       trainer --version | --help\n";
@@ -982,6 +986,75 @@ static void list_one(void *ctx, const char *path, const tr_plugin *d, const char
     }
 }
 
+/* A whole number >= 1 or a float > 0 from an option's value; 0 if not one. */
+static int parse_count(const char *v, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*v == 0 || *end != 0 || x < 1 || x > 1000000)
+        return 0;
+    *out = (int)x;
+    return 1;
+}
+
+static int parse_positive(const char *v, double *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (*v == 0 || *end != 0 || !(x > 0) || !isfinite(x))
+        return 0;
+    *out = x;
+    return 1;
+}
+
+static int cmd_gradcheck(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage_error("%s", "gradcheck needs a config");
+    if (tr_comm_world().size > 1)
+        return usage_error("%s", "gradcheck runs in one process: start it without mpirun");
+    tr_gradcheck_opts o = {.size = sizeof o};
+    int nov = 0;
+    char **ov = calloc((size_t)argc, sizeof *ov);
+    if (!ov)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = v != NULL;
+        if (strcmp(a, "--samples") == 0)
+            ok = ok && parse_count(v, &o.samples);
+        else if (strcmp(a, "--entries") == 0)
+            ok = ok && parse_count(v, &o.entries);
+        else if (strcmp(a, "--step") == 0)
+            ok = ok && parse_positive(v, &o.step);
+        else if (strcmp(a, "--tolerance") == 0)
+            ok = ok && parse_positive(v, &o.tolerance);
+        else if (strcmp(a, "--tensors") == 0)
+            o.tensors = v;
+        else if (strcmp(a, "--checkpoint") == 0)
+            o.checkpoint = v;
+        else if (is_override(a)) {
+            ov[nov++] = argv[i];
+            continue;
+        } else {
+            free(ov);
+            return usage_error("gradcheck: unexpected argument '%s' (--samples N, --entries K, --tensors a,b, "
+                               "--checkpoint FILE.h5, --step H, --tolerance T, section.key=value)", a);
+        }
+        if (!ok) {
+            free(ov);
+            return usage_error("gradcheck: %s needs a value (a count >= 1; --step and --tolerance: a number > 0)", a);
+        }
+        i++;
+    }
+    tr_error err = {0};
+    int bad = tr_gradcheck(argv[0], nov, ov, &o, stdout, &err);
+    free(ov);
+    if (bad < 0)
+        return fail(&err);
+    return bad ? 1 : 0;
+}
+
 static int cmd_plugins(int argc, char **argv)
 {
     char *dir = NULL;
@@ -1030,6 +1103,8 @@ int tr_main(int argc, char **argv)
         return cmd_predict(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "gradcheck") == 0)
+        return cmd_gradcheck(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) {
         if (argc < 3)
             return usage_error("%s", "train needs a config");

@@ -107,6 +107,40 @@ void tr_registry_free(tr_registry *r)
     memset(r, 0, sizeof *r);
 }
 
+TR_API tr_registry *tr_registry_new(void)
+{
+    return calloc(1, sizeof(tr_registry));
+}
+
+TR_API void tr_registry_delete(tr_registry *reg)
+{
+    if (reg)
+        tr_registry_free(reg);
+    free(reg);
+}
+
+TR_API size_t tr_registry_size(const tr_registry *reg)
+{
+    return reg->total;
+}
+
+TR_API tr_status tr_registry_init_params(const tr_registry *reg, float *params, uint64_t seed, tr_error *err)
+{
+    return tr_registry_init_values(reg, params, seed, err);
+}
+
+TR_API int tr_registry_lookup(const tr_registry *reg, const char *name, size_t *offset, size_t *count)
+{
+    const tr_tensor *t = tr_registry_find(reg, name);
+    if (!t)
+        return 0;
+    if (offset)
+        *offset = t->offset;
+    if (count)
+        *count = t->count;
+    return 1;
+}
+
 const tr_tensor *tr_registry_find(const tr_registry *r, const char *name)
 {
     for (int i = 0; i < r->n; i++)

@@ -337,6 +337,15 @@ static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, con
     }
 }
 
+tr_batch tr_session_train_batch(tr_session *s, const int32_t *idx, int n, void **plugin_scratch)
+{
+    shard_bufs sb = thread_buffers(s);
+    gather(sb.src, sb.tgt, sb.input, sb.index, &s->pairs, idx, n, s->cfg, 0);
+    *plugin_scratch = sb.plugin;
+    const uint64_t key = tr_key_u64((uint64_t)s->cfg->seed, 0x44524f504f5554ULL /* "DROPOUT" */, 0);
+    return make_batch(s, &sb, s->pairs.src_len ? sb.src : NULL, sb.tgt, n, sb.index, key, 1);
+}
+
 /* Order-independent sum of this step's shard gradients into s->grad
  * (divided by n): local fixed-point sums, then one integer allreduce. */
 static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error *err)

@@ -81,6 +81,11 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
                           tr_error *err);
 void tr_session_close(tr_session *s);
 
+/* Training samples idx[0..n) (n <= micro) as a batch in the calling
+ * thread's buffers, augmented and keyed as in epoch 0's first step; the
+ * plugin's scratch for it in *plugin_scratch (tr_gradcheck). */
+tr_batch tr_session_train_batch(tr_session *s, const int32_t *idx, int n, void **plugin_scratch);
+
 /* Set by the SIGTERM/SIGINT handler the CLI installs; the signal number. */
 extern volatile sig_atomic_t tr_stop_signal;
 

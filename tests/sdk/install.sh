@@ -52,9 +52,24 @@ echo "ok: installed into $prefix ($libdir)"
 # ---- 2. out-of-tree builds of the template
 cp -r "$repo/examples/plugin_template" "$tmp/src"   # outside the repository
 rm -rf "$tmp/src/build"
-cmake -S "$tmp/src" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Werror" >"$tmp/cm.log" \
-    || { cat "$tmp/cm.log"; fail "find_package(trainer): configure"; }
+# a sanitized libtrainer needs its runtime first in an executable: the
+# template's test is built with the same flags then
+cflags="-Werror"
+ldd "$lib/libtrainer.so" | grep -q libasan && cflags="$cflags -fsanitize=address,undefined"
+cmake -S "$tmp/src" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$cflags" \
+    -DTRAINER_DATA_DIR="$repo/data/time" >"$tmp/cm.log" || { cat "$tmp/cm.log"; fail "find_package(trainer): configure"; }
 cmake --build "$tmp/cm" >>"$tmp/cm.log" 2>&1 || { cat "$tmp/cm.log"; fail "find_package(trainer): build"; }
+# the template's own unit tests (gradient check, a registry of its own), installed headers and library only
+ctest --test-dir "$tmp/cm" --output-on-failure >"$tmp/ctest.log" 2>&1 || { cat "$tmp/ctest.log"; fail "the template's ctest"; }
+grep -q "1 tests passed\|100% tests passed" "$tmp/ctest.log" && ! grep -q "Not Run\|Skipped" "$tmp/ctest.log" \
+    || { cat "$tmp/ctest.log"; fail "the template's ctest did not run its test"; }
+ldd "$tmp/cm/test_luong_attn" | grep -q "$lib/libtrainer.so" || fail "the template's test does not use the installed libtrainer"
+echo "ok: the template's unit tests, against the installed SDK"
+TRAINER_PLUGIN_PATH="$tmp/cm" "$prefix/bin/trainer" gradcheck "$tmp/src/luong_attn.yaml" model.hidden_units=8 \
+    model.attentional_units=8 data.src_len=12 --samples 2 >"$tmp/gc.log" || { cat "$tmp/gc.log"; fail "installed trainer gradcheck"; }
+grep -q "^gradcheck $tmp/src/luong_attn.yaml: plugin luong_attn," "$tmp/gc.log" && grep -q "^gradcheck: all 13 tensors ok" "$tmp/gc.log" \
+    || { cat "$tmp/gc.log"; fail "installed trainer gradcheck output"; }
+echo "ok: the installed trainer gradcheck on the out-of-tree plugin (TRAINER_PLUGIN_PATH)"
 [ -f "$tmp/cm/luong_attn.so" ] || fail "find_package build made no luong_attn.so"
 nm -D --defined-only "$tmp/cm/luong_attn.so" | awk '{print $3}' | sort | tr '\n' ' ' | grep -qx 'tr_plugin_entry tr_scorers_entry ' \
     || fail "the plugin exports more than its entry points: $(nm -D --defined-only "$tmp/cm/luong_attn.so")"

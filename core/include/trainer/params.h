@@ -70,6 +70,20 @@ TR_API tr_status tr_param_add_rows(tr_registry *reg, const char *name,
                                    int ndim, const int *shape, tr_init init,
                                    size_t *offset, tr_error *err);
 
+/* Appended in ABI 1.5: a registry of one's own, for a plugin author's unit
+ * tests (training makes its own): call the plugin's create() with it, give
+ * it a parameter buffer of tr_registry_size() floats filled by
+ * tr_registry_init_params() (the values training starts from with that
+ * seed), and a gradient buffer of the same size, then call train() directly.
+ * For a whole gradient check from a config use tr_gradcheck() (gradcheck.h). */
+TR_API tr_registry *tr_registry_new(void);
+TR_API void tr_registry_delete(tr_registry *reg);
+/* floats in the parameter (and gradient) buffer, alignment padding included */
+TR_API size_t tr_registry_size(const tr_registry *reg);
+TR_API tr_status tr_registry_init_params(const tr_registry *reg, float *params, uint64_t seed, tr_error *err);
+/* 1 and the tensor's place if `name` is registered, else 0 */
+TR_API int tr_registry_lookup(const tr_registry *reg, const char *name, size_t *offset, size_t *count);
+
 TR_EXTERN_C_END
 
 #endif

@@ -10,6 +10,7 @@
 #include "trainer/vision.h"
 #include "trainer/plugin.h"
 #include "trainer/attention.h"
+#include "trainer/gradcheck.h"
 
 TR_EXTERN_C_BEGIN
 
