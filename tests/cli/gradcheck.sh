@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli/gradcheck.sh TRAINER TEST_PLUGIN_DIR [full|quick] - `trainer gradcheck` (run
+# tests/cli/gradcheck.sh TRAINER TEST_PLUGIN_DIR PLANTED_DIR [full|quick] - `trainer gradcheck` (run
 # from the repository root): every shipped config passes, with each of its
 # attention variants and scorers; the template passes, and its copies with
 # one planted error each (tests/CMakeLists.txt: planted_plugin) fail with
@@ -7,7 +7,7 @@
 # quick (the sanitizer build, 10-20x slower): time, sentiment and one small
 # nmt config, the template and its planted copies, the errors.
 set -euo pipefail
-trainer="$1" plugins="$2" mode="${3:-full}"
+trainer="$1" plugins="$2" planted="$3" mode="${4:-full}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -47,7 +47,7 @@ planted() { # name must-fail-tensor... -- may-fail-regex: exit 1, each named ten
             # no FAIL row outside the may-fail tensors (the error's own and those its gradient flows into)
     local name="$1" rc=0
     shift
-    "$trainer" gradcheck examples/plugin_template/luong_attn.yaml model.plugin="$plugins/planted_$name.so" \
+    "$trainer" gradcheck examples/plugin_template/luong_attn.yaml model.plugin="$planted/planted_$name.so" \
         "${small[@]}" >"$tmp/out" 2>&1 || rc=$?
     [ "$rc" -eq 1 ] || { cat "$tmp/out"; fail "planted $name: exit $rc, wanted 1"; }
     while [ "$1" != -- ]; do
