@@ -70,6 +70,13 @@ TRAINER_PLUGIN_PATH="$tmp/cm" "$prefix/bin/trainer" gradcheck "$tmp/src/luong_at
 grep -q "^gradcheck $tmp/src/luong_attn.yaml: plugin luong_attn," "$tmp/gc.log" && grep -q "^gradcheck: all 13 tensors ok" "$tmp/gc.log" \
     || { cat "$tmp/gc.log"; fail "installed trainer gradcheck output"; }
 echo "ok: the installed trainer gradcheck on the out-of-tree plugin (TRAINER_PLUGIN_PATH)"
+# the second example, the seed's plain seq2seq, built out of tree the same way
+cp -r "$repo/examples/plain_seq2seq" "$tmp/s2s_src"
+cmake -S "$tmp/s2s_src" -B "$tmp/s2s" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Werror" >"$tmp/s2s.log" \
+    && cmake --build "$tmp/s2s" >>"$tmp/s2s.log" 2>&1 || { cat "$tmp/s2s.log"; fail "examples/plain_seq2seq: build"; }
+TRAINER_PLUGIN_PATH="$tmp/s2s" "$prefix/bin/trainer" gradcheck examples/plain_seq2seq/seq2seq.yaml --samples 6 \
+    >"$tmp/s2s.gc" || { cat "$tmp/s2s.gc"; fail "examples/plain_seq2seq: gradcheck"; }
+echo "ok: examples/plain_seq2seq built out of tree; $(tail -n 1 "$tmp/s2s.gc")"
 [ -f "$tmp/cm/luong_attn.so" ] || fail "find_package build made no luong_attn.so"
 nm -D --defined-only "$tmp/cm/luong_attn.so" | awk '{print $3}' | sort | tr '\n' ' ' | grep -qx 'tr_plugin_entry tr_scorers_entry ' \
     || fail "the plugin exports more than its entry points: $(nm -D --defined-only "$tmp/cm/luong_attn.so")"

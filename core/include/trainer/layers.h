@@ -139,6 +139,20 @@ TR_API void tr_gru_backward(float *dxw, float *dh0, float *dWh, float *dbh,
                             const float *h0, const float *Wh, float *work,
                             int T, int B, int H);
 
+/* ---- tanh RNN (Elman; PyTorch's nn.RNN), appended in ABI 1.5. A whole
+ * sequence, time-major, t = 0 .. T-1:
+ *   h_t = tanh(xw_t + h_{t-1} Wh + bh),   h_{-1} = h0 (NULL: zeros)
+ * xw[T,B,H] = x_t W_ih (+ b_ih) from the caller (for one-hot inputs a row
+ * lookup: tr_embedding_forward); Wh[H,H] (rows: the previous state's units),
+ * bh[H]. Writes h_seq[T,B,H]. */
+TR_API void tr_rnn_forward(float *h_seq, const float *xw, const float *h0, const float *Wh, const float *bh, int T,
+                           int B, int H);
+/* dh_seq[T,B,H]: the gradient w.r.t. every h_seq[t] from outside (used as
+ * scratch). OVERWRITES dxw[T,B,H] with d(loss)/d(xw); accumulates dh0[B,H]
+ * (if h0 and dh0 are not NULL), dWh[H,H], dbh[H]. */
+TR_API void tr_rnn_backward(float *dxw, float *dh0, float *dWh, float *dbh, float *dh_seq, const float *h_seq,
+                            const float *h0, const float *Wh, int T, int B, int H);
+
 /* ---- attention pieces */
 
 /* Additive (Bahdanau / concat) energies:
