@@ -12,7 +12,7 @@
  * Environment: BENCH_SECONDS (default 0.3) per measurement. The program sets
  * OPENBLAS_NUM_THREADS=1 and, when OpenBLAS picked its generic Prescott
  * kernels on an unrecognised CPU, OPENBLAS_CORETYPE=SkylakeX or Haswell, and
- * re-executes itself once (as the trainer does, core/blas_cpu.c).
+ * re-executes itself once (as the trainer does, core/programs/blas_cpu.c).
  *
  * Each row: forward and backward microseconds per sample: the best of
  * repeated calls over the micro-batch, in the calling thread's CPU time (so

@@ -9,7 +9,7 @@ Data (as the C trainer's word_pairs data, except for the split's shuffle):
   * random.Random(seed).shuffle of the pair indices; the first 100,000
     shuffled pairs train, the rest are held out (the first 1,000 held-out
     pairs are the BLEU test set). The trainer shuffles with its own RNG
-    (core/dataset.c, tr_permutation), so its split is another random split
+    (core/data/dataset.c, tr_permutation), so its split is another random split
     of the same sizes, not this one;
   * vocabularies from the training split only, words by descending
     frequency, ties alphabetical: source <pad>=0 <unk>=1 ...; target
@@ -23,7 +23,7 @@ Model (hidden 96):
            the decoder
   decoder  Embedding(V_tgt, 96) -> GRU(96), teacher forcing -> s [B,20,96]
   attention e_ij = v . tanh(W h_j + U s_i + b)  (W, U: 96 -> A, A = 96; the
-           bias b is the C scorer's, core/scorers.c: "v . tanh(values W +
+           bias b is the C scorer's, core/layers/scorers.c: "v . tanh(values W +
            queries U + b)"),
            softmax over j with source pads masked out (weight exactly 0),
            c_i = sum_j a_ij h_j

@@ -11,7 +11,7 @@ each split on its LAST tab (the imdb file has unbalanced double quotes: it is
 never parsed as CSV).
   * split: numpy.random.default_rng(--split-seed).permutation(3000); the
     first 2400 train, the other 600 are held out. This is this script's own
-    generator: the trainer shuffles with its own (core/dataset.c), so its
+    generator: the trainer shuffles with its own (core/data/dataset.c), so its
     split is another random 2400/600 split of the same sentences, not this one;
   * tokens (the trainer's `words` tokenizer): the line lower-cased byte-wise
     (ASCII only, as C's tolower), then on its UTF-8 bytes the matches of

@@ -18,7 +18,7 @@
  *
  * OpenBLAS 0.3.21 does not recognise some virtual CPUs (e.g. Sapphire Rapids
  * reporting a generic model name) and falls back to its Prescott (SSE3)
- * kernels, several times slower. As the trainer does (core/blas_cpu.c), when
+ * kernels, several times slower. As the trainer does (core/programs/blas_cpu.c), when
  * OPENBLAS_CORETYPE is unset and OpenBLAS picked Prescott, the program sets
  * OPENBLAS_CORETYPE=SkylakeX (avx512f/bw/vl) or Haswell (avx2+fma) and
  * re-executes itself once; the kernel set is chosen when the library loads,

@@ -4,8 +4,8 @@
  *
  *   config_keys [PLUGIN.so ...]
  */
-#include "config.h"
-#include "plugin_loader.h"
+#include "config/config.h"
+#include "runtime/plugin_loader.h"
 
 #include <stdio.h>
 

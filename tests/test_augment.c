@@ -1,7 +1,7 @@
 /* tests/test_augment.c - data.flip / data.shift: every output is the image
  * under exactly one of the allowed transforms, all of them are drawn about
  * equally often, and a key always gives the same transform. */
-#include "augment.h"
+#include "data/augment.h"
 #include "tr_test.h"
 
 #include <string.h>

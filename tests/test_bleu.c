@@ -1,7 +1,7 @@
 /* tests/test_bleu.c - corpus BLEU-4 on hand-made cases. */
 #include <math.h>
 #include <string.h>
-#include "bleu.h"
+#include "runtime/bleu.h"
 #include "tr_test.h"
 
 static double bleu1(const int32_t *h, int hl, const int32_t *r, int rl)

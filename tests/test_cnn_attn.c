@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "session.h"
+#include "runtime/session.h"
 #include "tr_test.h"
 #include "tr_model_check.h"
 #include "trainer/vision.h"

@@ -2,7 +2,7 @@
  * overrides, one-line errors with file:line:col, plugin option binding. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "config.h"
+#include "config/config.h"
 #include "tr_test.h"
 
 #include <math.h>

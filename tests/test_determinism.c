@@ -4,7 +4,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "session.h"
+#include "runtime/session.h"
+#include "runtime/checkpoint.h"
 #include "tr_test.h"
 #include "tr_test_config.h"
 

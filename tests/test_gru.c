@@ -1,4 +1,4 @@
-/* tests/test_gru.c - the GRU layer (trainer/layers.h, core/gru.c): forward
+/* tests/test_gru.c - the GRU layer (trainer/layers.h, core/layers/gru.c): forward
  * values by hand and against a double-precision reference, backward against
  * a double-precision reference BPTT and central finite differences, and the
  * buffer contracts (what accumulates, what is overwritten, NULLs).
@@ -40,7 +40,7 @@ static double ref_err(const char *what, const float *got, const double *want,
     CU_ASSERT(grad_check_h((what), (f), (ctx), (x), (g), (n), (h)) < GC_TOL)
 
 /* ---- double-precision reference, written from the formulas in layers.h
- * (plain loops, no BLAS, no shared code with core/gru.c) */
+ * (plain loops, no BLAS, no shared code with core/layers/gru.c) */
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 

@@ -1,6 +1,6 @@
 /* tests/test_optim.c - decay and cosine schedules, Adam, SGD (momentum, Nesterov),
  * global norm and global-norm clipping against hand-computed values. */
-#include "optim.h"
+#include "runtime/optim.h"
 #include "tr_test.h"
 
 #include <math.h>

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "plugin_loader.h"
+#include "runtime/plugin_loader.h"
 #include "tr_test.h"
 
 static void finds_shipped_plugin_by_name(void)

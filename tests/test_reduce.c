@@ -1,12 +1,12 @@
-/* tests/test_reduce.c - the exact reduction (core/reduce.c): chunks spread
+/* tests/test_reduce.c - the exact reduction (core/runtime/reduce.c): chunks spread
  * over threads, tables reduced row by row (tr_param_add_rows) giving the
  * dense sum's bits, the touched-row flags, packing for the ranks' sum. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "reduce.h"
-#include "registry.h"
+#include "runtime/reduce.h"
+#include "base/registry.h"
 #include "tr_check.h"
 
 enum { SHARDS = 3 };

@@ -1,4 +1,4 @@
-/* tests/test_rnn.c - the tanh RNN (trainer/layers.h, core/rnn.c): values by
+/* tests/test_rnn.c - the tanh RNN (trainer/layers.h, core/layers/rnn.c): values by
  * hand, forward and backward against a double-precision reference (plain
  * loops, no BLAS), central finite differences of L = sum(h .* R) for every
  * input and parameter tensor, and the buffer contracts (dxw overwritten,

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "registry.h"
-#include "rng.h"
+#include "base/registry.h"
+#include "base/rng.h"
 #include "tr_test.h"
 #include "trainer/attention.h"
 

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "plugin_loader.h"
-#include "registry.h"
+#include "runtime/plugin_loader.h"
+#include "base/registry.h"
 #include "trainer/layers.h"
 #include "tr_check.h"
 #include "tr_test.h"

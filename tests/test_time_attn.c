@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "session.h"
+#include "runtime/session.h"
 #include "tr_test.h"
 #include "tr_test_config.h"
 #include "tr_model_check.h"

@@ -1,11 +1,11 @@
 /* tests/test_vision.c - the vision layers (trainer/vision.h): forward values
  * against naive double-precision references, backward against naive
  * references and finite differences (tr_check.h), accumulation (+=) and
- * NULL gradients, for convolution (both of core/conv.c's paths), pooling,
+ * NULL gradients, for convolution (both of core/layers/conv.c's paths), pooling,
  * batch normalisation and the SE and CBAM blocks. */
 #include "trainer/vision.h"
 #include "trainer/layers.h"
-#include "conv.h"
+#include "layers/conv.h"
 #include "tr_check.h"
 
 #include <math.h>

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "session.h"
+#include "runtime/session.h"
 #include "tr_test.h"
 
 static inline double tr_model_loss(tr_session *s, float *grad, const tr_batch *b)

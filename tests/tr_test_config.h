@@ -4,7 +4,7 @@
 #define TR_TEST_CONFIG_H
 
 #include <stdio.h>
-#include "config.h"
+#include "config/config.h"
 
 /* Loads TR_SOURCE_DIR/configs/<name>.yaml with data paths under
  * TR_SOURCE_DIR/data/<name>/ and run.out under /tmp, plus `extra` overrides. */

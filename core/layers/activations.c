@@ -1,0 +1,73 @@
+/* core/layers/activations.c - element-wise activations (trainer/layers.h).
+ * y may equal x (forward), and dx may equal dy (backward): every loop reads
+ * element i before writing element i, so no restrict here. */
+#include "trainer/layers.h"
+#include "base/fastmath.h"
+
+#include <math.h>
+#include <string.h>
+
+TR_SIMD void tr_act_forward(float *y, const float *x, int n, tr_act act)
+{
+    if (n <= 0)
+        return;
+    switch (act) {
+    case TR_ACT_LINEAR:
+        if (y != x)
+            memmove(y, x, (size_t)n * sizeof *y);
+        break;
+    case TR_ACT_SIGMOID:
+        for (int i = 0; i < n; i++)
+            y[i] = 1.0f / (1.0f + tr_exp(-x[i]));
+        break;
+    case TR_ACT_HARD_SIGMOID:
+        for (int i = 0; i < n; i++) {
+            float v = 0.2f * x[i] + 0.5f;
+            v = v < 0.0f ? 0.0f : v;
+            y[i] = v > 1.0f ? 1.0f : v;
+        }
+        break;
+    case TR_ACT_TANH:
+        for (int i = 0; i < n; i++)
+            y[i] = tr_tanh(x[i]);
+        break;
+    case TR_ACT_RELU:
+        for (int i = 0; i < n; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    }
+}
+
+TR_SIMD void tr_act_backward(float *dx, const float *dy, const float *y, int n,
+                     tr_act act)
+{
+    if (!dx || n <= 0)
+        return;
+    switch (act) {
+    case TR_ACT_LINEAR:
+        for (int i = 0; i < n; i++)
+            dx[i] += dy[i];
+        break;
+    case TR_ACT_SIGMOID:
+        for (int i = 0; i < n; i++)
+            dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case TR_ACT_HARD_SIGMOID:
+        /* slope 0.2 strictly inside the linear part, 0 where clipped */
+        for (int i = 0; i < n; i++) {
+            float in = (float)((y[i] > 0.0f) & (y[i] < 1.0f)); /* branch-free */
+            dx[i] += 0.2f * in * dy[i];
+        }
+        break;
+    case TR_ACT_TANH:
+        for (int i = 0; i < n; i++)
+            dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case TR_ACT_RELU:
+        for (int i = 0; i < n; i++) {
+            float g = dy[i];
+            dx[i] += y[i] > 0.0f ? g : 0.0f;
+        }
+        break;
+    }
+}

@@ -1,0 +1,99 @@
+/* core/layers/dense.c - dense and embedding layers, small tensor helpers.
+ * Contract: trainer/layers.h. GEMMs go to (single-threaded) BLAS. */
+#include "trainer/layers.h"
+#include "base/fastmath.h"
+
+#include <cblas.h>
+#include <stddef.h>
+#include <string.h>
+
+TR_SIMD void tr_dense_forward(float *restrict out, const float *restrict in,
+                      const float *restrict W, const float *restrict b,
+                      int N, int In, int O)
+{
+    if (N <= 0 || O <= 0)
+        return;
+    if (b) {
+        for (size_t n = 0; n < (size_t)N; n++)
+            memcpy(out + n * (size_t)O, b, (size_t)O * sizeof *out);
+    } else if (In <= 0) {
+        memset(out, 0, (size_t)N * (size_t)O * sizeof *out);
+    }
+    if (In <= 0)
+        return;
+    /* beta = 0 overwrites out (BLAS never reads C then) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, O, In, 1.0f, in,
+                In, W, O, b ? 1.0f : 0.0f, out, O);
+}
+
+TR_SIMD void tr_dense_backward(float *restrict din, float *restrict dW,
+                       float *restrict db, const float *restrict dout,
+                       const float *restrict in, const float *restrict W,
+                       int N, int In, int O)
+{
+    if (N <= 0 || O <= 0)
+        return;
+    if (In > 0) {
+        /* din[N,In] += dout[N,O] . W[In,O]^T */
+        if (din)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, In, O, 1.0f,
+                        dout, O, W, O, 1.0f, din, In);
+        /* dW[In,O] += in[N,In]^T . dout[N,O] */
+        if (dW)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, In, O, N, 1.0f,
+                        in, In, dout, O, 1.0f, dW, O);
+    }
+    if (db) {
+        for (size_t n = 0; n < (size_t)N; n++) {
+            const float *restrict d = dout + n * (size_t)O;
+            for (int o = 0; o < O; o++)
+                db[o] += d[o];
+        }
+    }
+}
+
+TR_SIMD void tr_embedding_forward(float *restrict out, const int32_t *restrict tokens,
+                          const float *restrict table, int N, int D)
+{
+    if (N <= 0 || D <= 0)
+        return;
+    for (size_t n = 0; n < (size_t)N; n++)
+        memcpy(out + n * (size_t)D, table + (size_t)tokens[n] * (size_t)D,
+               (size_t)D * sizeof *out);
+}
+
+TR_SIMD void tr_embedding_backward(float *restrict dtable, const float *restrict dout,
+                           const int32_t *restrict tokens, int N, int D)
+{
+    if (!dtable || N <= 0 || D <= 0)
+        return;
+    for (size_t n = 0; n < (size_t)N; n++) {
+        float *restrict row = dtable + (size_t)tokens[n] * (size_t)D;
+        const float *restrict d = dout + n * (size_t)D;
+        for (int k = 0; k < D; k++)
+            row[k] += d[k];
+    }
+}
+
+TR_SIMD void tr_add_inplace(float *restrict y, const float *restrict x, long n)
+{
+    for (long i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+/* out[A,B] = in[B,A]^T, in square tiles so both sides stay in cache. */
+TR_SIMD void tr_transpose(float *restrict out, const float *restrict in, int A, int B)
+{
+    enum { TILE = 32 };
+    for (int b0 = 0; b0 < B; b0 += TILE) {
+        int b1 = b0 + TILE < B ? b0 + TILE : B;
+        for (int a0 = 0; a0 < A; a0 += TILE) {
+            int a1 = a0 + TILE < A ? a0 + TILE : A;
+            for (int a = a0; a < a1; a++) {
+                float *restrict o = out + (size_t)a * (size_t)B;
+                for (int b = b0; b < b1; b++)
+                    o[b] = in[(size_t)b * (size_t)A + (size_t)a];
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+/* core/runtime/reduce.c - fixed-point int64 accumulation of micro-shard gradients. */
+#include "runtime/reduce.h"
+#include "base/fastmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The work of each phase comes in chunks of at most TR_CHUNK values of one
+ * tensor (registry.h), so that one large tensor (an embedding table is most
+ * of a text model) is spread over the threads instead of falling to one. */
+
+/* The tensor of chunk c, and the chunk's values [*i0, *i0 + *m) in it. */
+static int chunk_at(const tr_registry *reg, int c, size_t *i0, size_t *m)
+{
+    const int *first = reg->chunk_first;
+    int lo = 0, hi = reg->n - 1; /* the last t with first[t] <= c (empty tensors have no chunks) */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (first[mid] <= c) lo = mid;
+        else hi = mid - 1;
+    }
+    const size_t count = reg->tensors[lo].count, chunk = reg->tensors[lo].chunk;
+    *i0 = (size_t)(c - first[lo]) * chunk;
+    *m = count - *i0 < chunk ? count - *i0 : chunk;
+    return lo;
+}
+
+/* A table's rows in chunk [i0, i0 + m): their flags get 1 where a shard has
+ * a value != 0 (or NaN) in the row. Chunks of tables hold whole rows. */
+static uint32_t rows_touched(float *flags, const float *shards, int nshards, size_t stride, const tr_tensor *t,
+                             size_t i0, size_t m)
+{
+    typedef uint32_t __attribute__((may_alias)) u32_alias;
+    const size_t row = t->count / (size_t)t->rows;
+    uint32_t mx = 0;
+    for (size_t r0 = i0; r0 < i0 + m; r0 += row) {
+        uint32_t rm = 0;
+        for (int s = 0; s < nshards; s++) {
+            const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + t->offset + r0);
+            for (size_t i = 0; i < row; i++) {
+                uint32_t a = g[i] & 0x7fffffffu;
+                rm = a > rm ? a : rm;
+            }
+        }
+        flags[t->row_first + r0 / row] = rm ? 1.0f : 0.0f;
+        mx = rm > mx ? rm : mx;
+    }
+    return mx;
+}
+
+TR_SIMD int tr_exact_maxabs(float *maxabs, float *rowflags, const float *shards, int nshards,
+                    size_t stride, const tr_registry *reg)
+{
+    /* On the bit patterns with the sign cleared, unsigned order is |x| order
+     * and every NaN/inf is >= 0x7f800000: an integer max that vectorises.
+     * maxabs holds each tensor's running max as bits until the end; chunks
+     * combine by max, whose result does not depend on their order. */
+    typedef uint32_t __attribute__((may_alias)) u32_alias; /* float bits, legally */
+    u32_alias *tmax = (u32_alias *)maxabs;
+    memset(maxabs, 0, (size_t)reg->n * sizeof *maxabs);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < (reg->n ? reg->chunk_first[reg->n] : 0); c++) {
+        size_t i0, m;
+        const int t = chunk_at(reg, c, &i0, &m);
+        uint32_t mx = 0;
+        if (reg->tensors[t].rows)
+            mx = rows_touched(rowflags, shards, nshards, stride, &reg->tensors[t], i0, m);
+        else
+            for (int s = 0; s < nshards; s++) {
+                const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + reg->tensors[t].offset + i0);
+                for (size_t i = 0; i < m; i++) {
+                    uint32_t a = g[i] & 0x7fffffffu;
+                    mx = a > mx ? a : mx;
+                }
+            }
+        #pragma omp critical(tr_exact_maxabs)
+        tmax[t] = mx > tmax[t] ? mx : tmax[t];
+    }
+    int bad = -1;
+    for (int t = 0; t < reg->n; t++) {
+        if (tmax[t] > 0x7f800000u) /* NaN -> inf: MAX-reducible */
+            tmax[t] = 0x7f800000u;
+        if (bad < 0 && isinf(maxabs[t]))
+            bad = t;
+    }
+    return bad;
+}
+
+TR_SIMD void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
+                     int total_shards)
+{
+    int headroom = 0;
+    while ((1L << headroom) < (long)total_shards + 1)
+        headroom++;
+    for (int t = 0; t < ntensors; t++) {
+        int e = 0;
+        if (maxabs[t] > 0.0f)
+            frexpf(maxabs[t], &e); /* maxabs < 2^e */
+        scales[t] = ldexp(1.0, 62 - headroom - e);
+    }
+}
+
+TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
+                           size_t stride, const tr_registry *reg,
+                           const double *scales, const float *rowflags)
+{
+    memset(acc, 0, stride * sizeof *acc); /* padding between tensors */
+    if (nshards < 1)
+        return;
+    const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
+    /* Blocks of 512 values stay in L1 while every shard is added in. */
+    enum { BLK = 512 };
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < nchunks; c++) {
+        size_t c0, cm;
+        const int t = chunk_at(reg, c, &c0, &cm);
+        const tr_tensor *tt = &reg->tensors[t];
+        const size_t off = tt->offset + c0;
+        const double sc = scales[t];
+        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : 0;
+        for (size_t i0 = 0; i0 < cm; i0 += row ? row : BLK) {
+            if (row && rowflags[tt->row_first + (c0 + i0) / row] == 0.0f)
+                continue; /* a row no shard of any rank touched: all zeros, its sum 0 */
+            const size_t bl = row ? row : BLK, m = cm - i0 < bl ? cm - i0 : bl;
+            int64_t *restrict a = acc + off + i0;
+            float *restrict g = shards + off + i0;
+            for (size_t i = 0; i < m; i++) /* truncation: one vector instruction */
+                a[i] = (int64_t)((double)g[i] * sc);
+            memset(g, 0, m * sizeof *g);
+            for (int s = 1; s < nshards; s++) {
+                g = shards + (size_t)s * stride + off + i0;
+                for (size_t i = 0; i < m; i++)
+                    a[i] += (int64_t)((double)g[i] * sc);
+                memset(g, 0, m * sizeof *g);
+            }
+        }
+    }
+}
+
+TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
+                       const double *scales, double divisor, const float *rowflags, float *out_rows)
+{
+    const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < nchunks; c++) {
+        size_t i0, m;
+        const int t = chunk_at(reg, c, &i0, &m);
+        const tr_tensor *tt = &reg->tensors[t];
+        const size_t off = tt->offset + i0;
+        const double f = 1.0 / (scales[t] * divisor);
+        if (!tt->rows || !rowflags) {
+            for (size_t i = 0; i < m; i++)
+                out[off + i] = (float)((double)acc[off + i] * f);
+            continue;
+        }
+        /* a table: the touched rows converted; a row untouched now but not
+         * at the last call is zeroed; one untouched at both is zero already */
+        const size_t row = tt->count / (size_t)tt->rows;
+        for (size_t r0 = 0; r0 < m; r0 += row) {
+            const size_t k = tt->row_first + (i0 + r0) / row;
+            if (rowflags[k] != 0.0f)
+                for (size_t i = off + r0; i < off + r0 + row; i++)
+                    out[i] = (float)((double)acc[i] * f);
+            else if (out_rows[k] != 0.0f)
+                memset(out + off + r0, 0, row * sizeof *out);
+            out_rows[k] = rowflags[k];
+        }
+    }
+}
+
+/* The parts of acc worth sending: every dense tensor, and the flagged rows
+ * of tables, one after the other into packed; returns their length.
+ * unpack puts them back (the rest of acc is left as it is: zeros). */
+static size_t pack_walk(int64_t *packed, int64_t *acc, const tr_registry *reg, const float *rowflags, int unpack)
+{
+    size_t o = 0;
+    for (int t = 0; t < reg->n; t++) {
+        const tr_tensor *tt = &reg->tensors[t];
+        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : tt->count;
+        for (size_t r = 0; r < (tt->rows ? (size_t)tt->rows : 1); r++) {
+            if (tt->rows && rowflags[tt->row_first + r] == 0.0f)
+                continue;
+            int64_t *a = acc + tt->offset + r * row;
+            if (unpack)
+                memcpy(a, packed + o, row * sizeof *a);
+            else if (packed)
+                memcpy(packed + o, a, row * sizeof *a);
+            o += row;
+        }
+    }
+    return o;
+}
+
+size_t tr_exact_pack(int64_t *packed, const int64_t *acc, const tr_registry *reg, const float *rowflags)
+{
+    return pack_walk(packed, (int64_t *)acc, reg, rowflags, 0);
+}
+
+void tr_exact_unpack(int64_t *acc, const int64_t *packed, const tr_registry *reg, const float *rowflags)
+{
+    pack_walk((int64_t *)packed, acc, reg, rowflags, 1);
+}

@@ -1,0 +1,53 @@
+/* core/runtime/reduce.h - exact, order-independent gradient sums.
+ *
+ * Each micro-shard's gradient is computed in float. To make the sum over
+ * micro-shards independent of how they were spread over threads and ranks,
+ * each value is turned into a 64-bit fixed-point integer with a per-tensor
+ * power-of-two scale taken from the global max |g| of that tensor (truncated
+ * toward zero: deterministic, and error < 2^-50 of that max), and the
+ * integers are summed (integer addition is associative). The scale leaves
+ * ceil(log2(shards+1)) bits of headroom, so the sum can never overflow.
+ *
+ * The phases are separate so that ranks can combine between them:
+ *   maxabs -> (allreduce MAX) -> scales -> quantize_sum -> [pack] -> (allreduce SUM) -> [unpack] -> to_float
+ * Tables registered with tr_param_add_rows are summed and sent only in the
+ * rows some shard touched: the others are zero in every shard, so their sum
+ * is zero and the result is the dense sum's, bit for bit. */
+#ifndef TR_REDUCE_H
+#define TR_REDUCE_H
+
+#include <stdint.h>
+#include "base/registry.h"
+
+/* maxabs[t] = max over shards and elements of tensor t of |g|; returns the
+ * index of a tensor holding a NaN or infinity, or -1. shards: [nshards, stride].
+ * rowflags[reg->n_rows]: 1 for each row of a tr_param_add_rows table that
+ * some shard touched (a value != 0), else 0; combined over ranks by MAX. */
+int tr_exact_maxabs(float *maxabs, float *rowflags, const float *shards, int nshards,
+                    size_t stride, const tr_registry *reg);
+
+/* scales[t] = 2^k with maxabs[t] * 2^k * total_shards < 2^62. */
+void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
+                     int total_shards);
+
+/* acc[i] = sum_s trunc(shards[s][i] * scale(tensor of i)); acc has stride
+ * entries. Zeroes the shards' tensors as it reads them (while they are in
+ * cache), so they are ready to accumulate the next step. */
+void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
+                           size_t stride, const tr_registry *reg,
+                           const double *scales, const float *rowflags);
+
+/* Between quantize_sum and the ranks' SUM: only the dense tensors and the
+ * flagged rows of tables travel. pack returns the count (packed may be NULL
+ * to ask only that); unpack writes them back into acc. */
+size_t tr_exact_pack(int64_t *packed, const int64_t *acc, const tr_registry *reg, const float *rowflags);
+void tr_exact_unpack(int64_t *acc, const int64_t *packed, const tr_registry *reg, const float *rowflags);
+
+/* out[i] = acc[i] / scale / divisor (rounded once to float). With rowflags
+ * (maxabs's), tables' untouched rows are not read: out_rows[reg->n_rows]
+ * remembers which rows of out may be nonzero (all 0 for an out of zeros)
+ * so those are zeroed and the rest left alone; rowflags NULL: every value. */
+void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
+                       const double *scales, double divisor, const float *rowflags, float *out_rows);
+
+#endif
