@@ -7,6 +7,7 @@
 # black, upp); 1x1, 1x2 and 2x1 give the same parameters, bit for bit.
 set -euo pipefail
 trainer="$1" plugins="$2"
+export TRAINER="$trainer"   # launch/run.sh runs this binary (the sanitizer build's, under it)
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
