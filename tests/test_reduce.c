@@ -32,8 +32,8 @@ static void make(fixture *f, int rows)
 
 /* Shard gradients where only some rows of the tables are touched, the same
  * rows in each call (seeded): row r of a table is touched by shard s when
- * (r * 7 + s) % 5 == 0, and rows that are 3 mod 11 by none. */
-static float *shard_grads(const fixture *f)
+ * ((r + shift) * 7 + s) % 5 == 0, and rows that are 3 mod 11 by none. */
+static float *shard_grads_at(const fixture *f, int shift)
 {
     const size_t total = f->reg.total;
     float *g = falloc((int)(SHARDS * total));
@@ -44,27 +44,59 @@ static float *shard_grads(const fixture *f)
         const int rows[2] = {50, 1000}, width[2] = {20, 40};
         for (int k = 0; k < 2; k++)
             for (int r = 0; r < rows[k]; r++)
-                if ((r * 7 + s) % 5 == 0 && r % 11 != 3)
+                if (((r + shift) * 7 + s) % 5 == 0 && r % 11 != 3)
                     fill(gs + f->off[k + 1] + (size_t)r * width[k], width[k], -1e-3f, 1e-3f);
     }
     return g;
 }
 
-/* The whole single-rank reduction, as session.c runs it: grad = sum / n. */
-static void reduce(float *grad, float *rowflags, fixture *f, float *shards)
+static float *shard_grads(const fixture *f)
+{
+    return shard_grads_at(f, 0);
+}
+
+/* One single-rank reduction, as session.c runs each step: grad = sum / n,
+ * with acc and out_rows kept from the steps before. */
+static void reduce_step(float *grad, float *rowflags, fixture *f, float *shards, int64_t *acc, float *out_rows)
 {
     const size_t total = f->reg.total;
     float maxabs[3];
     double scales[3];
-    int64_t *acc = calloc(total, sizeof *acc);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
     CU_ASSERT_EQUAL(tr_exact_maxabs(maxabs, rowflags, shards, SHARDS, total, &f->reg), -1);
     tr_exact_scales(scales, maxabs, 3, SHARDS);
     tr_exact_quantize_sum(acc, shards, SHARDS, total, &f->reg, scales, rowflags);
-    float *out_rows = falloc(f->reg.n_rows ? (int)f->reg.n_rows : 1); /* grad starts as zeros */
     tr_exact_to_float(grad, acc, &f->reg, scales, 32.0, rowflags, out_rows);
+}
+
+/* The first step of a run: acc and grad zero, as session.c allocates them. */
+static void reduce(float *grad, float *rowflags, fixture *f, float *shards)
+{
+    int64_t *acc = calloc(f->reg.total, sizeof *acc);
+    float *out_rows = falloc(f->reg.n_rows ? (int)f->reg.n_rows : 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+    reduce_step(grad, rowflags, f, shards, acc, out_rows);
     free(acc);
     free(out_rows);
+}
+
+/* A second step touching other rows, with the first step's acc and grad
+ * (acc is not cleared between steps): the bits of a first step. */
+static void second_step_reuses_buffers(void)
+{
+    fixture f;
+    make(&f, 1);
+    const size_t total = f.reg.total;
+    int64_t *acc = calloc(total, sizeof *acc);
+    float *out = falloc((int)total), *fresh = falloc((int)total), *flags = falloc(1050), *out_rows = falloc(1050);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
+    float *g1 = shard_grads_at(&f, 0), *g2 = shard_grads_at(&f, 2), *g3 = shard_grads_at(&f, 2);
+    reduce_step(out, flags, &f, g1, acc, out_rows);
+    reduce_step(out, flags, &f, g2, acc, out_rows);
+    reduce(fresh, flags, &f, g3);
+    CU_ASSERT(max_abs(out, (int)total) > 0);
+    CU_ASSERT(memcmp(out, fresh, total * sizeof *out) == 0);
+    free(g1); free(g2); free(g3); free(acc); free(out); free(fresh); free(flags); free(out_rows);
+    tr_registry_free(&f.reg);
 }
 
 static void rows_give_the_dense_bits(void)
@@ -217,6 +249,7 @@ int main(void)
     static const tr_test_case cases[] = {
         {"tables reduced by rows give the dense sum's bits; the flags", rows_give_the_dense_bits},
         {"1 or 2 threads: the same bits", threads_do_not_change_bits},
+        {"a second step with the first's buffers: a first step's bits", second_step_reuses_buffers},
         {"pack and unpack the touched rows", pack_unpack},
         {"to float by rows: untouched rows not read, stale ones zeroed", to_float_by_rows},
         {"a NaN in a table: found, its row flagged; 1-d tables refused", nan_in_a_table},

@@ -105,9 +105,13 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
                            size_t stride, const tr_registry *reg,
                            const double *scales, const float *rowflags)
 {
-    memset(acc, 0, stride * sizeof *acc); /* padding between tensors */
-    if (nshards < 1)
+    /* acc is not cleared: every value read later (dense tensors, flagged
+     * rows) is written below, and padding and untouched rows are never read.
+     * A rank with no shard this step still sends zeros for those values. */
+    if (nshards < 1) {
+        memset(acc, 0, stride * sizeof *acc);
         return;
+    }
     const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
     /* Blocks of 512 values stay in L1 while every shard is added in. */
     enum { BLK = 512 };

@@ -31,7 +31,9 @@ void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
                      int total_shards);
 
 /* acc[i] = sum_s trunc(shards[s][i] * scale(tensor of i)); acc has stride
- * entries. Zeroes the shards' tensors as it reads them (while they are in
+ * entries, zero at allocation (its padding stays so); the untouched rows of
+ * tables are not written (they keep older sums: pack and to_float skip
+ * them). Zeroes the shards' tensors as it reads them (while they are in
  * cache), so they are ready to accumulate the next step. */
 void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
                            size_t stride, const tr_registry *reg,

@@ -402,17 +402,22 @@ static void apply_update(tr_session *s)
     const tr_config *c = s->cfg;
     const long total = (long)s->reg.total, nch = (total + CHUNK - 1) / CHUNK;
     double *part = s->chunk_sums;
-    #pragma omp parallel for schedule(static)
-    for (long k = 0; k < nch; k++) {
-        long o = k * CHUNK, m = total - o < CHUNK ? total - o : CHUNK;
-        part[k] = tr_sum_squares(s->grad + o, m);
+    const long steps = tr_session_steps_per_epoch(s) * c->epochs, next = s->step + 1;
+    /* the norm is a pass over every gradient: made only for clipping or
+     * for a step whose log line shows it */
+    if (c->clip_norm > 0 || next % c->log_every == 0 || next >= steps) {
+        #pragma omp parallel for schedule(static)
+        for (long k = 0; k < nch; k++) {
+            long o = k * CHUNK, m = total - o < CHUNK ? total - o : CHUNK;
+            part[k] = tr_sum_squares(s->grad + o, m);
+        }
+        double sum = 0.0;
+        for (long k = 0; k < nch; k++)
+            sum += part[k];
+        s->grad_norm = sqrt(sum);
     }
-    double sum = 0.0;
-    for (long k = 0; k < nch; k++)
-        sum += part[k];
-    s->grad_norm = sqrt(sum);
     const double clip = c->clip_norm > 0 && s->grad_norm > c->clip_norm ? c->clip_norm / s->grad_norm : 1.0;
-    const double lr = tr_lr_at(c, s->step, tr_session_steps_per_epoch(s) * c->epochs);
+    const double lr = tr_lr_at(c, s->step, steps);
     if (c->weight_decay > 0) {
         /* decoupled, as PyTorch's AdamW: shrink every trained value (not
          * the running statistics) by lr * wd, before the optimizer step */

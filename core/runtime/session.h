@@ -70,7 +70,7 @@ typedef struct tr_session {
     double best_value;         /* -inf: none yet */
     long best_step;            /* -1: none */
     long stale_evals;          /* evaluations since the best one */
-    double grad_norm;          /* of the last step, before clipping */
+    double grad_norm;          /* before clipping; computed at logged steps (or for clipping) */
     double reduce_seconds;     /* time spent combining gradients (all steps) */
     double compute_seconds;    /* this rank's forward/backward over its shards (all steps) */
     double sync_seconds;       /* the per-step flag/max and loss allreduces: mostly waiting for slower ranks */
