@@ -267,3 +267,13 @@ tr_status tr_registry_init_values(const tr_registry *r, float *params,
     }
     return TR_OK;
 }
+
+tr_status tr_param_add_dense(tr_registry *reg, const char *prefix, int in, int out, size_t *kernel, size_t *bias,
+                             tr_error *err)
+{
+    char name[TR_MAX_NAME + 8];
+    snprintf(name, sizeof name, "%s.kernel", prefix);
+    tr_status s = tr_param_add(reg, name, 2, (int[]){in, out}, (tr_init){TR_INIT_GLOROT_UNIFORM, 0, 0}, kernel, err);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    return s ? s : tr_param_add(reg, name, 1, (int[]){out}, (tr_init){TR_INIT_ZEROS, 0, 0}, bias, err);
+}

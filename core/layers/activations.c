@@ -1,4 +1,4 @@
-/* core/layers/activations.c - element-wise activations (trainer/layers.h).
+/* core/layers/activations.c - element-wise activations, and rows scaled to unit length (trainer/layers.h).
  * y may equal x (forward), and dx may equal dy (backward): every loop reads
  * element i before writing element i, so no restrict here. */
 #include "trainer/layers.h"
@@ -69,5 +69,33 @@ TR_SIMD void tr_act_backward(float *dx, const float *dy, const float *y, int n,
             dx[i] += y[i] > 0.0f ? g : 0.0f;
         }
         break;
+    }
+}
+
+/* ---- rows to unit length (ABI 1.6): the norm in double, as a cosine
+ * attention wants it steady for short rows */
+
+void tr_l2norm_forward(float *out, float *len, const float *x, int R, int D)
+{
+    for (size_t r = 0; r < (size_t)(R > 0 ? R : 0); r++) {
+        const float *xr = x + r * D;
+        double ss = 0;
+        for (int d = 0; d < D; d++)
+            ss += (double)xr[d] * xr[d];
+        len[r] = (float)sqrt(ss + 1e-12);
+        for (int d = 0; d < D; d++)
+            out[r * D + d] = xr[d] / len[r];
+    }
+}
+
+void tr_l2norm_backward(float *dx, const float *dout, const float *out, const float *len, int R, int D)
+{
+    for (size_t r = 0; r < (size_t)(R > 0 ? R : 0); r++) {
+        const float *n = out + r * D, *dn = dout + r * D;
+        float k = 0;
+        for (int d = 0; d < D; d++)
+            k += n[d] * dn[d];
+        for (int d = 0; d < D; d++)
+            dx[r * D + d] += (dn[d] - n[d] * k) / len[r];
     }
 }

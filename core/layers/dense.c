@@ -97,3 +97,21 @@ TR_SIMD void tr_transpose(float *restrict out, const float *restrict in, int A, 
         }
     }
 }
+
+/* ---- [a, b] . W + bias as two GEMMs (ABI 1.6) */
+
+void tr_dense_cat_forward(float *out, const float *a, const float *b, const float *W, const float *bias, int N, int Da,
+                          int Db, int O)
+{
+    tr_dense_forward(out, a, W, bias, N, Da, O);
+    if (N > 0 && O > 0 && Db > 0) /* out += b . W[Da:] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, O, Db, 1.0f, b, Db, W + (size_t)Da * O, O,
+                    Da > 0 || bias ? 1.0f : 0.0f, out, O);
+}
+
+void tr_dense_cat_backward(float *da, float *db, float *dW, float *dbias, const float *dout, const float *a,
+                           const float *b, const float *W, int N, int Da, int Db, int O)
+{
+    tr_dense_backward(da, dW, dbias, dout, a, W, N, Da, O);
+    tr_dense_backward(db, dW ? dW + (size_t)Da * O : NULL, NULL, dout, b, W + (size_t)Da * O, N, Db, O);
+}

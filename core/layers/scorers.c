@@ -26,16 +26,16 @@ static void destroy(void *state) { free(state); }
 
 /* ---- dot products between queries and values, per sample:
  * energy[:, b, :] (Ty x Tx, row stride B*Tx) = scale * Q_b . V_b^T */
-static void dot_energy(float *energy, const float *values, const float *queries, int B, int Ty, int Tx, int D,
-                       float scale)
+void tr_dot_energy_forward(float *energy, const float *values, const float *queries, float scale, int B, int Ty,
+                           int Tx, int D)
 {
     for (int b = 0; b < B; b++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Ty, Tx, D, scale, queries + (size_t)b * D, B * D,
                     values + (size_t)b * Tx * D, D, 0.0f, energy + (size_t)b * Tx, B * Tx);
 }
 
-static void dot_energy_backward(float *dvalues, float *dqueries, const float *denergy, const float *values,
-                                const float *queries, int B, int Ty, int Tx, int D, float scale)
+void tr_dot_energy_backward(float *dvalues, float *dqueries, const float *denergy, const float *values,
+                            const float *queries, float scale, int B, int Ty, int Tx, int D)
 {
     for (int b = 0; b < B; b++) {
         const float *dE = denergy + (size_t)b * Tx; /* Ty x Tx, ld B*Tx */
@@ -46,6 +46,37 @@ static void dot_energy_backward(float *dvalues, float *dqueries, const float *de
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tx, D, Ty, scale, dE, B * Tx,
                         queries + (size_t)b * D, B * D, 1.0f, dvalues + (size_t)b * Tx * D, D);
     }
+}
+
+/* ---- cosine energies: the dot energies of rows scaled to unit length.
+ * cache: qn [Ty,B,D] | vn [B,Tx,D] | qlen [Ty,B] | vlen [B,Tx] | dqn | dvn */
+size_t tr_cosine_cache_floats(int B, int Ty, int Tx, int D)
+{
+    const size_t Q = (size_t)Ty * B, V = (size_t)B * Tx;
+    return 2 * (Q + V) * (size_t)D + Q + V;
+}
+
+void tr_cosine_energy_forward(float *cos, float *cache, const float *values, const float *queries, int B, int Ty,
+                              int Tx, int D)
+{
+    const size_t Q = (size_t)Ty * B, V = (size_t)B * Tx;
+    float *qn = cache, *vn = qn + Q * D, *qlen = vn + V * D, *vlen = qlen + Q;
+    tr_l2norm_forward(qn, qlen, queries, (int)Q, D);
+    tr_l2norm_forward(vn, vlen, values, (int)V, D);
+    tr_dot_energy_forward(cos, vn, qn, 1.0f, B, Ty, Tx, D);
+}
+
+void tr_cosine_energy_backward(float *dvalues, float *dqueries, const float *dcos, float *cache, int B, int Ty,
+                               int Tx, int D)
+{
+    const size_t Q = (size_t)Ty * B, V = (size_t)B * Tx;
+    float *qn = cache, *vn = qn + Q * D, *qlen = vn + V * D, *vlen = qlen + Q, *dqn = vlen + V, *dvn = dqn + Q * D;
+    memset(dqn, 0, (Q + V) * (size_t)D * sizeof *dqn);
+    tr_dot_energy_backward(dvn, dqn, dcos, vn, qn, 1.0f, B, Ty, Tx, D);
+    if (dqueries)
+        tr_l2norm_backward(dqueries, dqn, qn, qlen, (int)Q, D);
+    if (dvalues)
+        tr_l2norm_backward(dvalues, dvn, vn, vlen, (int)V, D);
 }
 
 /* ---- additive: e = v . tanh(values W + queries U + b) */
@@ -133,7 +164,7 @@ static void dot_forward(const void *state, const float *P, float *energy, float 
 {
     (void)P; (void)scratch;
     const scorer_state *s = state;
-    dot_energy(energy, values, queries, B, Ty, Tx, s->Dk, 1.0f);
+    tr_dot_energy_forward(energy, values, queries, 1.0f, B, Ty, Tx, s->Dk);
 }
 
 static void dot_backward(const void *state, const float *P, float *G, float *dvalues, float *dqueries,
@@ -142,7 +173,7 @@ static void dot_backward(const void *state, const float *P, float *G, float *dva
 {
     (void)P; (void)G; (void)scratch;
     const scorer_state *s = state;
-    dot_energy_backward(dvalues, dqueries, denergy, values, queries, B, Ty, Tx, s->Dk, 1.0f);
+    tr_dot_energy_backward(dvalues, dqueries, denergy, values, queries, 1.0f, B, Ty, Tx, s->Dk);
 }
 
 static void scaled_forward(const void *state, const float *P, float *energy, float *scratch, const float *values,
@@ -150,7 +181,7 @@ static void scaled_forward(const void *state, const float *P, float *energy, flo
 {
     (void)P; (void)scratch;
     const scorer_state *s = state;
-    dot_energy(energy, values, queries, B, Ty, Tx, s->Dk, 1.0f / sqrtf((float)s->Dk));
+    tr_dot_energy_forward(energy, values, queries, 1.0f / sqrtf((float)s->Dk), B, Ty, Tx, s->Dk);
 }
 
 static void scaled_backward(const void *state, const float *P, float *G, float *dvalues, float *dqueries,
@@ -159,7 +190,7 @@ static void scaled_backward(const void *state, const float *P, float *G, float *
 {
     (void)P; (void)G; (void)scratch;
     const scorer_state *s = state;
-    dot_energy_backward(dvalues, dqueries, denergy, values, queries, B, Ty, Tx, s->Dk, 1.0f / sqrtf((float)s->Dk));
+    tr_dot_energy_backward(dvalues, dqueries, denergy, values, queries, 1.0f / sqrtf((float)s->Dk), B, Ty, Tx, s->Dk);
 }
 
 /* ---- general: e = q . (h Wg) */
@@ -191,7 +222,7 @@ static void general_forward(const void *state, const float *P, float *energy, fl
 {
     const scorer_state *s = state;
     tr_dense_forward(scratch, values, P + s->W, NULL, B * Tx, s->Dk, s->Dq);
-    dot_energy(energy, scratch, queries, B, Ty, Tx, s->Dq, 1.0f);
+    tr_dot_energy_forward(energy, scratch, queries, 1.0f, B, Ty, Tx, s->Dq);
 }
 
 static void general_backward(const void *state, const float *P, float *G, float *dvalues, float *dqueries,
@@ -201,7 +232,7 @@ static void general_backward(const void *state, const float *P, float *G, float 
     const scorer_state *s = state;
     float *keys = scratch, *dkeys = scratch + (size_t)B * Tx * s->Dq;
     memset(dkeys, 0, (size_t)B * Tx * s->Dq * sizeof *dkeys);
-    dot_energy_backward(dkeys, dqueries, denergy, keys, queries, B, Ty, Tx, s->Dq, 1.0f);
+    tr_dot_energy_backward(dkeys, dqueries, denergy, keys, queries, 1.0f, B, Ty, Tx, s->Dq);
     tr_dense_backward(dvalues, G + s->W, NULL, dkeys, values, P + s->W, B * Tx, s->Dk, s->Dq);
 }
 
@@ -261,4 +292,42 @@ int tr_scorer_names(const char **names, int max)
     for (int i = 0; i < n_added; i++, n++)
         if (n < max) names[n] = added[i]->name;
     return n;
+}
+
+const tr_scorer *tr_scorer_get(const char *name, const char *key, tr_error *err)
+{
+    const tr_scorer *sc = name ? tr_scorer_find(name) : NULL;
+    if (sc)
+        return sc;
+    const char *names[MAX_SCORERS + N_BUILTIN];
+    const int k = tr_scorer_names(names, MAX_SCORERS + N_BUILTIN);
+    char list[512] = "";
+    for (int i = 0; i < k; i++) {
+        const size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
+    }
+    tr_error_set(err, TR_ERR_CONFIG, "%s: no scorer '%s' (registered: %s)", key ? key : "attention", name ? name : "",
+                 list);
+    return NULL;
+}
+
+void tr_scorer_attend(const tr_scorer *sc, const void *state, const float *P, float *ctx, float *alpha, float *energy,
+                      float *scratch, const float *values, const float *queries, const uint8_t *mask, int B, int Ty,
+                      int Tx, int D)
+{
+    sc->forward(state, P, energy, scratch, values, queries, B, Ty, Tx);
+    for (int y = 0; y < Ty; y++)
+        tr_attention_forward(ctx + (size_t)y * B * D, alpha + (size_t)y * B * Tx, energy + (size_t)y * B * Tx, values,
+                             mask, B, Tx, D);
+}
+
+void tr_scorer_attend_backward(const tr_scorer *sc, const void *state, const float *P, float *G, float *dvalues,
+                               float *dqueries, float *denergy, const float *dctx, const float *alpha, float *scratch,
+                               const float *values, const float *queries, int B, int Ty, int Tx, int D)
+{
+    memset(denergy, 0, (size_t)Ty * B * Tx * sizeof *denergy);
+    for (int y = 0; y < Ty; y++)
+        tr_attention_backward(denergy + (size_t)y * B * Tx, dvalues, dctx + (size_t)y * B * D,
+                              alpha + (size_t)y * B * Tx, values, B, Tx, D);
+    sc->backward(state, P, G, dvalues, dqueries, denergy, scratch, values, queries, B, Ty, Tx);
 }

@@ -17,123 +17,84 @@
 #include "trainer/trainer.h"
 
 typedef struct tr_model {
-    int Tx, Ty, Vs, Vt, H, K;
+    int Tx, Ty, Vt, H, K;
     int pad_s, pad_t, bos, eos;
     const tr_scorer *scorer;
     void *sstate;
-    size_t enc_k, enc_r, enc_b, enc_rb; /* [Vs,3H] [H,3H] [3H] [3H] */
-    size_t dec_k, dec_r, dec_b, dec_rb; /* [Vt,3H] [H,3H] [3H] [3H] */
-    size_t out_k, out_b;                /* [2H,Vt] [Vt] */
+    tr_recurrent enc, dec;  /* GRUs over one-hot tokens: kernels [Vs,3H] and [Vt,3H] */
+    size_t out_k, out_b;    /* [2H,Vt] [Vt] */
 } tr_model;
 
 typedef struct bufs {
     int32_t *tok_s, *tok_d, *tgt;     /* [Tx,n] [Ty,n] [Ty,n] time-major; tgt -1 at padding */
     int32_t *rows, *tgt_c;            /* [Ty*n]: the non-padding target rows, and their targets */
     uint8_t *mask;                    /* [n,Tx] 1 = real token */
-    float *ge, *he, *hne;             /* encoder gates [Tx,n,3H], states [Tx,n,H], cache [Tx,n,H] */
-    float *gd, *hd, *hnd;             /* decoder, same over Ty */
+    tr_recurrent_cache enc, dec;      /* the GRUs' states .h [T,n,H] and caches */
     float *values;                    /* [n,Tx,H] encoder states, batch-major */
     float *energy, *alpha, *ctx;      /* [Ty,n,Tx] [Ty,n,Tx] [Ty,n,H] */
     float *cat, *logits, *probs;      /* [Ty*n,2H] [Ty*n,Vt] [Ty*n,Vt] */
     float *cat_c;                     /* [Ty*n,2H] the non-padding rows of cat */
     float *sscratch;                  /* the scorer's */
-    float *dcat, *dhd, *dctx, *denergy, *dvalues, *dxe, *dxd, *dhe, *dh0, *work;
+    float *dcat, *dctx, *denergy, *dvalues, *dh0, *s;
     size_t bytes;
 } bufs;
 
-static bufs layout(const tr_model *m, int n, unsigned char *base)
+static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
-    size_t off = 0;
-    const size_t N = (size_t)n, Tx = (size_t)m->Tx, Ty = (size_t)m->Ty, H = (size_t)m->H, Vt = (size_t)m->Vt;
-#define TAKE(ptr, count)                                          \
-    do {                                                          \
-        ptr = (void *)(base ? base + off : NULL);                 \
-        off += ((count) * 4 + 63) / 64 * 64;                      \
-    } while (0)
-    TAKE(b.tok_s, Tx * N);
-    TAKE(b.tok_d, Ty * N);
-    TAKE(b.tgt, Ty * N);
-    TAKE(b.rows, Ty * N);
-    TAKE(b.tgt_c, Ty * N);
-    TAKE(b.mask, (N * Tx + 3) / 4);
-    TAKE(b.ge, Tx * N * 3 * H);
-    TAKE(b.he, Tx * N * H);
-    TAKE(b.hne, Tx * N * H);
-    TAKE(b.gd, Ty * N * 3 * H);
-    TAKE(b.hd, Ty * N * H);
-    TAKE(b.hnd, Ty * N * H);
-    TAKE(b.values, N * Tx * H);
-    TAKE(b.energy, Ty * N * Tx);
-    TAKE(b.alpha, Ty * N * Tx);
-    TAKE(b.ctx, Ty * N * H);
-    TAKE(b.cat, Ty * N * 2 * H);
-    TAKE(b.logits, Ty * N * Vt);
-    TAKE(b.probs, Ty * N * Vt);
-    TAKE(b.cat_c, Ty * N * 2 * H);
-    TAKE(b.sscratch, m->scorer->scratch_floats(m->sstate, n, m->Ty, m->Tx));
-    TAKE(b.dcat, Ty * N * 2 * H);
-    TAKE(b.dhd, Ty * N * H);
-    TAKE(b.dctx, Ty * N * H);
-    TAKE(b.denergy, Ty * N * Tx);
-    TAKE(b.dvalues, N * Tx * H);
-    TAKE(b.dxe, Tx * N * 3 * H);
-    TAKE(b.dxd, Ty * N * 3 * H);
-    TAKE(b.dhe, Tx * N * H);
-    TAKE(b.dh0, N * H);
-    TAKE(b.work, N * 3 * H);
-#undef TAKE
-    b.bytes = off;
+    tr_arena a = {base, 0};
+    const size_t N = (size_t)n, Tx = (size_t)m->Tx, H = (size_t)m->H, R = (size_t)m->Ty * N;
+    TR_TAKE(&a, b.tok_s, Tx * N);
+    TR_TAKE(&a, b.tok_d, R);
+    TR_TAKE(&a, b.tgt, R);
+    TR_TAKE(&a, b.rows, R);
+    TR_TAKE(&a, b.tgt_c, R);
+    TR_TAKE(&a, b.mask, N * Tx);
+    tr_recurrent_take(&b.enc, &a, &m->enc, m->Tx, n);
+    tr_recurrent_take(&b.dec, &a, &m->dec, m->Ty, n);
+    TR_TAKE(&a, b.sscratch, m->scorer->scratch_floats(m->sstate, n, m->Ty, m->Tx));
+    tr_arena_floats(&a, N * Tx * H, &b.values, &b.dvalues, NULL);      /* [n,Tx,H] */
+    tr_arena_floats(&a, R * Tx, &b.energy, &b.alpha, &b.denergy, NULL); /* [Ty,n,Tx] */
+    tr_arena_floats(&a, R * H, &b.ctx, &b.dctx, NULL);                  /* [Ty,n,H] */
+    tr_arena_floats(&a, R * 2 * H, &b.cat, &b.cat_c, &b.dcat, NULL);    /* [Ty*n,2H] */
+    tr_arena_floats(&a, R * m->Vt, &b.logits, &b.probs, NULL);          /* [Ty*n,Vt] */
+    tr_arena_floats(&a, N * H, &b.dh0, &b.s, NULL);                     /* [n,H] */
+    b.bytes = a.used;
     return b;
 }
 
 static size_t scratch_bytes(const tr_model *m, int n) { return layout(m, n, NULL).bytes; }
 
-/* xw[rows,3H] = kernel[tok] + bias: the one-hot input times the kernel */
-static void lookup(float *xw, const int32_t *tok, const float *kernel, const float *bias, int rows, int G)
-{
-    tr_embedding_forward(xw, tok, kernel, rows, G);
-    for (int r = 0; r < rows; r++)
-        tr_add_inplace(xw + (size_t)r * G, bias, G);
-}
-
-static void lookup_backward(float *dkernel, float *dbias, const float *dxw, const int32_t *tok, int rows, int G)
-{
-    tr_embedding_backward(dkernel, dxw, tok, rows, G);
-    for (int r = 0; r < rows; r++)
-        tr_add_inplace(dbias, dxw + (size_t)r * G, G);
-}
-
 /* Encoder over the batch, the attention's values and the padding mask. */
 static void encode(const tr_model *m, const float *P, bufs *b, const tr_batch *batch)
 {
     const int n = batch->n, Tx = m->Tx, H = m->H;
-    for (int t = 0; t < Tx; t++)
-        for (int i = 0; i < n; i++)
-            b->tok_s[(size_t)t * n + i] = batch->src[(size_t)i * Tx + t];
+    tr_tokens_time_major(b->tok_s, batch->src, n, Tx);
     for (int i = 0; i < n * Tx; i++)
         b->mask[i] = batch->src[i] != m->pad_s;
-    lookup(b->ge, b->tok_s, P + m->enc_k, P + m->enc_b, Tx * n, 3 * H);
-    tr_gru_forward(b->he, b->ge, b->hne, b->ge, NULL, P + m->enc_r, P + m->enc_rb, Tx, n, H);
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < Tx; t++)
-            memcpy(b->values + ((size_t)i * Tx + t) * H, b->he + ((size_t)t * n + i) * H, (size_t)H * sizeof(float));
+    tr_recurrent_forward(&m->enc, P, &b->enc, NULL, b->tok_s, NULL, NULL, Tx, n);
+    tr_swap_batch_time(b->values, H, b->enc.h, H, Tx, n, H);
 }
 
 /* Attention for `steps` decoder states q [steps,n,H]: fills energy, alpha,
  * ctx and cat = [q, ctx] for those steps. */
-static void attend(const tr_model *m, const float *P, bufs *b, const float *q, int n, int steps, float *energy,
-                   float *alpha, float *ctx, float *cat)
+static void attend(const tr_model *m, const float *P, bufs *b, const float *q, int n, int steps)
 {
-    const int Tx = m->Tx, H = m->H;
-    m->scorer->forward(m->sstate, P, energy, b->sscratch, b->values, q, n, steps, Tx);
-    for (int y = 0; y < steps; y++)
-        tr_attention_forward(ctx + (size_t)y * n * H, alpha + (size_t)y * n * Tx, energy + (size_t)y * n * Tx,
-                             b->values, b->mask, n, Tx, H);
-    for (size_t r = 0; r < (size_t)steps * n; r++) {
-        memcpy(cat + r * 2 * H, q + r * H, (size_t)H * sizeof(float));
-        memcpy(cat + r * 2 * H + H, ctx + r * H, (size_t)H * sizeof(float));
-    }
+    const int H = m->H, R = steps * n;
+    tr_scorer_attend(m->scorer, m->sstate, P, b->ctx, b->alpha, b->energy, b->sscratch, b->values, q, b->mask, n,
+                     steps, m->Tx, H);
+    tr_copy_cols(b->cat, 2 * H, q, H, R, H);
+    tr_copy_cols(b->cat + H, 2 * H, b->ctx, H, R, H);
+}
+
+/* The decoder over the targets shifted right (<s> first), from the encoder's last state. */
+static void decode_forced(const tr_model *m, const float *P, bufs *b, const tr_batch *batch)
+{
+    const int n = batch->n, Ty = m->Ty;
+    tr_decoder_inputs(b->tok_d, b->tgt, batch->tgt, n, Ty, m->bos, m->pad_t);
+    const float *h0 = b->enc.h + (size_t)(m->Tx - 1) * n * m->H;
+    tr_recurrent_forward(&m->dec, P, &b->dec, NULL, b->tok_d, h0, NULL, Ty, n);
+    attend(m, P, b, b->dec.h, n, Ty);
 }
 
 static tr_status train(const tr_model *m, const float *P, float *G, void *scratch, const tr_batch *batch,
@@ -144,17 +105,7 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     const size_t R = (size_t)Ty * n;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    /* decoder inputs: <s>, then the targets shifted right */
-    for (int y = 0; y < Ty; y++)
-        for (int i = 0; i < n; i++) {
-            int32_t t = batch->tgt[(size_t)i * Ty + y];
-            b.tok_d[(size_t)y * n + i] = y ? batch->tgt[(size_t)i * Ty + y - 1] : m->bos;
-            b.tgt[(size_t)y * n + i] = t == m->pad_t ? -1 : t;
-        }
-    const float *h0 = b.he + (size_t)(Tx - 1) * n * H;
-    lookup(b.gd, b.tok_d, P + m->dec_k, P + m->dec_b, Ty * n, 3 * H);
-    tr_gru_forward(b.hd, b.gd, b.hnd, b.gd, h0, P + m->dec_r, P + m->dec_rb, Ty, n, H);
-    attend(m, P, &b, b.hd, n, Ty, b.energy, b.alpha, b.ctx, b.cat);
+    decode_forced(m, P, &b, batch);
     /* The output layer only on rows with a target: padding (a third of the
      * rows here) has no loss, so no logits are needed there. */
     int M = 0;
@@ -165,39 +116,26 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
             memcpy(b.cat_c + (size_t)M * 2 * H, b.cat + r * 2 * H, (size_t)2 * H * sizeof(float));
             M++;
         }
-    tr_dense_forward(b.logits, b.cat_c, P + m->out_k, P + m->out_b, M, 2 * H, Vt);
-    *loss = tr_softmax_xent_forward(b.probs, b.logits, b.tgt_c, M, Vt);
+    *loss = tr_dense_xent_forward(b.probs, b.logits, b.cat_c, P + m->out_k, P + m->out_b, b.tgt_c, M, 2 * H, Vt);
 
     /* backward */
-    float *dlogits = b.logits, *dcat_c = b.cat; /* cat is not needed any more */
-    memset(dlogits, 0, (size_t)M * Vt * sizeof(float));
-    tr_softmax_xent_backward(dlogits, b.probs, b.tgt_c, 1.0f, M, Vt);
+    float *dcat_c = b.cat; /* cat is not needed any more */
     memset(dcat_c, 0, (size_t)M * 2 * H * sizeof(float));
-    tr_dense_backward(dcat_c, G + m->out_k, G + m->out_b, dlogits, b.cat_c, P + m->out_k, M, 2 * H, Vt);
+    tr_dense_xent_backward(dcat_c, G + m->out_k, G + m->out_b, b.logits, b.probs, b.tgt_c, b.cat_c, P + m->out_k,
+                           1.0f, M, 2 * H, Vt);
     memset(b.dcat, 0, R * 2 * H * sizeof(float));
     for (int k = 0; k < M; k++)
         memcpy(b.dcat + (size_t)b.rows[k] * 2 * H, dcat_c + (size_t)k * 2 * H, (size_t)2 * H * sizeof(float));
-    for (size_t r = 0; r < R; r++) {
-        memcpy(b.dhd + r * H, b.dcat + r * 2 * H, (size_t)H * sizeof(float));
-        memcpy(b.dctx + r * H, b.dcat + r * 2 * H + H, (size_t)H * sizeof(float));
-    }
+    tr_copy_cols(b.dec.dh, H, b.dcat, 2 * H, (int)R, H); /* d[s, c] -> ds, dc */
+    tr_copy_cols(b.dctx, H, b.dcat + H, 2 * H, (int)R, H);
     memset(b.dvalues, 0, (size_t)n * Tx * H * sizeof(float));
-    memset(b.denergy, 0, R * Tx * sizeof(float));
-    for (int y = 0; y < Ty; y++)
-        tr_attention_backward(b.denergy + (size_t)y * n * Tx, b.dvalues, b.dctx + (size_t)y * n * H,
-                              b.alpha + (size_t)y * n * Tx, b.values, n, Tx, H);
-    m->scorer->backward(m->sstate, P, G, b.dvalues, b.dhd, b.denergy, b.sscratch, b.values, b.hd, n, Ty, Tx);
+    tr_scorer_attend_backward(m->scorer, m->sstate, P, G, b.dvalues, b.dec.dh, b.denergy, b.dctx, b.alpha, b.sscratch,
+                              b.values, b.dec.h, n, Ty, Tx, H);
     memset(b.dh0, 0, (size_t)n * H * sizeof(float));
-    tr_gru_backward(b.dxd, b.dh0, G + m->dec_r, G + m->dec_rb, b.dhd, b.hd, b.gd, b.hnd, h0, P + m->dec_r, b.work, Ty,
-                    n, H);
-    lookup_backward(G + m->dec_k, G + m->dec_b, b.dxd, b.tok_d, Ty * n, 3 * H);
-    for (int t = 0; t < Tx; t++)
-        for (int i = 0; i < n; i++)
-            memcpy(b.dhe + ((size_t)t * n + i) * H, b.dvalues + ((size_t)i * Tx + t) * H, (size_t)H * sizeof(float));
-    tr_add_inplace(b.dhe + (size_t)(Tx - 1) * n * H, b.dh0, (long)n * H);
-    tr_gru_backward(b.dxe, NULL, G + m->enc_r, G + m->enc_rb, b.dhe, b.he, b.ge, b.hne, NULL, P + m->enc_r, b.work, Tx,
-                    n, H);
-    lookup_backward(G + m->enc_k, G + m->enc_b, b.dxe, b.tok_s, Tx * n, 3 * H);
+    tr_recurrent_backward(&m->dec, P, G, &b.dec, b.dec.dh, NULL, b.dh0);
+    tr_swap_batch_time(b.enc.dh, H, b.dvalues, H, n, Tx, H); /* values back to time-major */
+    tr_add_inplace(b.enc.dh + (size_t)(Tx - 1) * n * H, b.dh0, (long)n * H); /* and the decoder's initial state */
+    tr_recurrent_backward(&m->enc, P, G, &b.enc, b.enc.dh, NULL, NULL);
     return TR_OK;
 }
 
@@ -207,26 +145,15 @@ static tr_status score(const tr_model *m, const float *P, void *scratch, const t
                        long *total, tr_error *err)
 {
     (void)err;
-    const int n = batch->n, Tx = m->Tx, Ty = m->Ty, H = m->H, Vt = m->Vt;
+    const int n = batch->n, R = m->Ty * n;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    for (int y = 0; y < Ty; y++)
-        for (int i = 0; i < n; i++)
-            b.tok_d[(size_t)y * n + i] = y ? batch->tgt[(size_t)i * Ty + y - 1] : m->bos;
-    lookup(b.gd, b.tok_d, P + m->dec_k, P + m->dec_b, Ty * n, 3 * H);
-    tr_gru_forward(b.hd, b.gd, b.hnd, b.gd, b.he + (size_t)(Tx - 1) * n * H, P + m->dec_r, P + m->dec_rb, Ty, n, H);
-    attend(m, P, &b, b.hd, n, Ty, b.energy, b.alpha, b.ctx, b.cat);
-    tr_dense_forward(b.logits, b.cat, P + m->out_k, P + m->out_b, Ty * n, 2 * H, Vt);
-    for (int y = 0; y < Ty; y++)
-        for (int i = 0; i < n; i++) {
-            int32_t t = batch->tgt[(size_t)i * Ty + y];
-            if (t == m->pad_t)
-                continue;
-            const float *l = b.logits + ((size_t)y * n + i) * Vt;
-            int best = 0;
-            for (int v = 1; v < Vt; v++)
-                if (l[v] > l[best]) best = v;
-            *correct += best == t;
+    decode_forced(m, P, &b, batch);
+    tr_dense_forward(b.logits, b.cat, P + m->out_k, P + m->out_b, R, 2 * m->H, m->Vt);
+    tr_argmax_rows(b.rows, 1, b.logits, R, m->Vt);
+    for (int r = 0; r < R; r++)
+        if (b.tgt[r] >= 0) {
+            *correct += b.rows[r] == b.tgt[r];
             *total += 1;
         }
     return TR_OK;
@@ -240,35 +167,26 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     const int n = batch->n, Tx = m->Tx, Ty = m->Ty, H = m->H, Vt = m->Vt;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    float *s = b.hd, *s_next = b.hd + (size_t)n * H; /* two [n,H] states */
-    memcpy(s, b.he + (size_t)(Tx - 1) * n * H, (size_t)n * H * sizeof(float));
     int32_t *tok = b.tok_d;
     uint8_t *done = (uint8_t *)b.tgt;
     for (int i = 0; i < n; i++) {
         tok[i] = m->bos;
         done[i] = 0;
     }
-    for (int y = 0; y < Ty; y++) {
-        lookup(b.gd, tok, P + m->dec_k, P + m->dec_b, n, 3 * H);
-        tr_gru_cell_forward(s_next, b.gd, b.hnd, b.gd, s, P + m->dec_r, P + m->dec_rb, n, H);
-        attend(m, P, &b, s_next, n, 1, b.energy, b.alpha, b.ctx, b.cat);
+    for (int y = 0; y < Ty; y++) { /* from the encoder's last state, then the decoder's */
+        const float *s = y ? b.s : b.enc.h + (size_t)(Tx - 1) * n * H;
+        tr_recurrent_forward(&m->dec, P, &b.dec, NULL, tok, s, NULL, 1, n);
+        attend(m, P, &b, b.dec.h, n, 1);
         tr_dense_forward(b.logits, b.cat, P + m->out_k, P + m->out_b, n, 2 * H, Vt);
+        tr_argmax_rows(tok, 1, b.logits, n, Vt);
         for (int i = 0; i < n; i++) {
-            const float *l = b.logits + (size_t)i * Vt;
-            int best = 0;
-            for (int v = 1; v < Vt; v++)
-                if (l[v] > l[best]) best = v;
-            int emit = done[i] ? m->pad_t : best;
-            if (best == m->eos) done[i] = 1;
-            tok[i] = best;
             if (out->tokens)
-                out->tokens[(size_t)i * Ty + y] = emit;
-            if (out->attention)
-                memcpy(out->attention + ((size_t)i * Ty + y) * Tx, b.alpha + (size_t)i * Tx, (size_t)Tx * sizeof(float));
+                out->tokens[(size_t)i * Ty + y] = done[i] ? m->pad_t : tok[i];
+            done[i] |= tok[i] == m->eos;
         }
-        float *t = s;
-        s = s_next;
-        s_next = t;
+        if (out->attention)
+            tr_copy_cols(out->attention + (size_t)y * Tx, Ty * Tx, b.alpha, Tx, n, Tx);
+        memcpy(b.s, b.dec.h, (size_t)n * H * sizeof(float));
     }
     return TR_OK;
 }
@@ -280,60 +198,6 @@ static const tr_option_spec options[] = {
     {"attention_units", TR_OPT_INT, "96", NULL, "hidden units of the additive scorer"},
 };
 
-static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *info, tr_error *err)
-{
-    const tr_option_value *o = info->options;
-    if (info->size < offsetof(tr_model_info, tgt_eos) + sizeof info->tgt_eos || info->tgt_bos < 0 || info->tgt_eos < 0)
-        return tr_error_set(err, TR_ERR_CONFIG, "nmt_gru needs a target vocabulary with <s> and </s> (data.kind: word_pairs)");
-    if (o[0].i < 1 || o[2].i < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "hidden_units and attention_units must be >= 1");
-    const tr_scorer *sc = tr_scorer_find(o[1].s);
-    if (!sc) {
-        const char *names[32];
-        int k = tr_scorer_names(names, 32);
-        char list[512] = "";
-        for (int i = 0; i < k && i < 32; i++) {
-            size_t l = strlen(list);
-            snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
-        }
-        return tr_error_set(err, TR_ERR_CONFIG, "model.attention: no scorer '%s' (registered: %s)", o[1].s, list);
-    }
-    tr_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
-    m->Tx = info->src_len; m->Ty = info->tgt_len; m->Vs = info->src_vocab; m->Vt = info->tgt_vocab;
-    m->H = (int)o[0].i; m->K = (int)o[2].i;
-    m->pad_s = info->src_pad; m->pad_t = info->tgt_pad; m->bos = info->tgt_bos; m->eos = info->tgt_eos;
-    m->scorer = sc;
-    const int H = m->H;
-    const tr_init glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0}, ortho = {TR_INIT_ORTHOGONAL, 1, 0},
-                  zeros = {TR_INIT_ZEROS, 0, 0};
-    /* The input kernels are lookup tables (one-hot inputs). U(-1, 1) gives
-     * them the spread an embedding N(0, 1) times a GRU input kernel has at
-     * initialisation (std ~0.58); Glorot over [vocab, 3H] would start 10x
-     * smaller and learn markedly slower. */
-    const tr_init lookup_init = {TR_INIT_UNIFORM, -1.0f, 1.0f};
-    tr_status s = tr_param_add(reg, "encoder.kernel", 2, (int[]){m->Vs, 3 * H}, lookup_init, &m->enc_k, err);
-    if (!s) s = tr_param_add(reg, "encoder.recurrent_kernel", 2, (int[]){H, 3 * H}, ortho, &m->enc_r, err);
-    if (!s) s = tr_param_add(reg, "encoder.bias", 1, (int[]){3 * H}, zeros, &m->enc_b, err);
-    if (!s) s = tr_param_add(reg, "encoder.recurrent_bias", 1, (int[]){3 * H}, zeros, &m->enc_rb, err);
-    if (!s) s = tr_param_add(reg, "decoder.kernel", 2, (int[]){m->Vt, 3 * H}, lookup_init, &m->dec_k, err);
-    if (!s) s = tr_param_add(reg, "decoder.recurrent_kernel", 2, (int[]){H, 3 * H}, ortho, &m->dec_r, err);
-    if (!s) s = tr_param_add(reg, "decoder.bias", 1, (int[]){3 * H}, zeros, &m->dec_b, err);
-    if (!s) s = tr_param_add(reg, "decoder.recurrent_bias", 1, (int[]){3 * H}, zeros, &m->dec_rb, err);
-    if (!s) s = sc->create(&m->sstate, reg, "attention", H, H, m->K, err);
-    if (!s) s = tr_param_add(reg, "output.kernel", 2, (int[]){2 * H, m->Vt}, glorot, &m->out_k, err);
-    if (!s) s = tr_param_add(reg, "output.bias", 1, (int[]){m->Vt}, zeros, &m->out_b, err);
-    if (s) {
-        if (m->sstate)
-            sc->destroy(m->sstate);
-        free(m);
-        return s;
-    }
-    *out = m;
-    return TR_OK;
-}
-
 static void destroy(tr_model *m)
 {
     if (m && m->sstate)
@@ -341,21 +205,43 @@ static void destroy(tr_model *m)
     free(m);
 }
 
+static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *info, tr_error *err)
+{
+    const tr_option_value *o = info->options;
+    if (info->size < offsetof(tr_model_info, tgt_eos) + sizeof info->tgt_eos || info->tgt_bos < 0 || info->tgt_eos < 0)
+        return tr_error_set(err, TR_ERR_CONFIG, "nmt_gru needs a target vocabulary with <s> and </s> (data.kind: word_pairs)");
+    if (o[0].i < 1 || o[2].i < 1)
+        return tr_error_set(err, TR_ERR_CONFIG, "hidden_units and attention_units must be >= 1");
+    const tr_scorer *sc = tr_scorer_get(o[1].s, "model.attention", err);
+    tr_model *m = sc ? calloc(1, sizeof *m) : NULL;
+    if (!m)
+        return sc ? tr_error_set(err, TR_ERR_NOMEM, "out of memory") : TR_ERR_CONFIG;
+    *m = (tr_model){.Tx = info->src_len, .Ty = info->tgt_len, .Vt = info->tgt_vocab, .H = (int)o[0].i,
+                    .K = (int)o[2].i, .pad_s = info->src_pad, .pad_t = info->tgt_pad, .bos = info->tgt_bos,
+                    .eos = info->tgt_eos, .scorer = sc};
+    const int H = m->H;
+    /* The input kernels are lookup tables (one-hot inputs). U(-1, 1) gives
+     * them the spread an embedding N(0, 1) times a GRU input kernel has at
+     * initialisation (std ~0.58); Glorot over [vocab, 3H] would start 10x
+     * smaller and learn markedly slower. */
+    const tr_init gru[3] = {{TR_INIT_UNIFORM, -1.0f, 1.0f}, {TR_INIT_ORTHOGONAL, 1, 0}, {TR_INIT_ZEROS, 0, 0}};
+    tr_status s = tr_recurrent_add(&m->enc, reg, "encoder", TR_CELL_GRU, info->src_vocab, 1, H, gru, err);
+    if (!s) s = tr_recurrent_add(&m->dec, reg, "decoder", TR_CELL_GRU, m->Vt, 1, H, gru, err);
+    if (!s) s = sc->create(&m->sstate, reg, "attention", H, H, m->K, err);
+    if (!s) s = tr_param_add_dense(reg, "output", 2 * H, m->Vt, &m->out_k, &m->out_b, err);
+    if (s)
+        destroy(m);
+    else
+        *out = m;
+    return s;
+}
+
 static const tr_plugin descriptor = {
-    .size = sizeof(tr_plugin),
-    .abi_version = TR_ABI_VERSION,
-    .name = "nmt_gru",
-    .version = "0.1.0",
+    .size = sizeof(tr_plugin), .abi_version = TR_ABI_VERSION, .name = "nmt_gru", .version = "0.1.0",
     .description = "GRU encoder-decoder with a registered attention scorer (Bahdanau by default)",
-    .options = options,
-    .n_options = (int)(sizeof options / sizeof options[0]),
-    .attention_axes = "sample,target,source",
-    .create = create,
-    .destroy = destroy,
-    .scratch_bytes = scratch_bytes,
-    .train = train,
-    .predict = predict,
-    .score = score,
+    .options = options, .n_options = (int)(sizeof options / sizeof options[0]),
+    .attention_axes = "sample,target,source", .create = create, .destroy = destroy,
+    .scratch_bytes = scratch_bytes, .train = train, .predict = predict, .score = score,
 };
 
 TR_PLUGIN_DEFINE(descriptor)

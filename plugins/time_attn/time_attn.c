@@ -21,8 +21,7 @@
 typedef struct tr_model {
     int T, Y, V, H, S, K, O;        /* Tx, Ty, source vocab, enc units, dec units, attn units, target vocab */
     tr_act ract;                    /* recurrent activation */
-    /* parameter offsets */
-    size_t enc_k[2], enc_r[2], enc_b[2]; /* [V,4H], [H,4H], [4H] for forward / backward */
+    tr_recurrent enc[2];                 /* the LSTMs over one-hot tokens, forward / backward */
     size_t att_k, att_b, att_v, att_vb;  /* [2H+S, K], [K], [K,1], [1] */
     size_t post_k, post_r, post_b;       /* [2H,4S], [S,4S], [4S] */
     size_t out_k, out_b;                 /* [S,O], [O] */
@@ -33,65 +32,42 @@ typedef struct tr_model {
 typedef struct bufs {
     int32_t *tok;                    /* [T,n] time-major tokens */
     int32_t *tcol;                   /* [n] targets of one step */
-    float *xw[2], *h[2], *c[2], *g[2];  /* per direction: [T,n,4H] (d xw), [T,n,H], [T,n,H], [T,n,4H] */
+    tr_recurrent_cache enc[2];       /* per direction: states .h [T,n,H] and caches */
     float *a, *keys;                 /* [n,T,2H], [n,T,K] */
     float *query, *hid, *energy, *er, *alpha, *ctx, *xwp, *s, *cs, *gp, *probs; /* per step y, stacked over Y */
     float *logits;                   /* [n,O] */
     /* backward */
-    float *dh[2], *work, *da, *dkeys;
+    float *da, *dkeys;
     float *dlogits, *ds, *dc, *dsp, *dcp, *dxwp, *dctx, *der, *den, *dquery;
     size_t bytes;
 } bufs;
 
-static bufs layout(const tr_model *m, int n, unsigned char *base)
+static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
-    size_t off = 0;
-    const size_t T = (size_t)m->T, Y = (size_t)m->Y, H = (size_t)m->H, S = (size_t)m->S, K = (size_t)m->K,
-                 O = (size_t)m->O, D = 2 * H, N = (size_t)n;
-#define TAKE(ptr, count)                                                  \
-    do {                                                                  \
-        ptr = (void *)(base ? base + off : NULL);                         \
-        off += ((count) * 4 + 63) / 64 * 64;                              \
-    } while (0)
-    TAKE(b.tok, T * N);
-    TAKE(b.tcol, N);
-    for (int d = 0; d < 2; d++) {
-        TAKE(b.xw[d], T * N * 4 * H);
-        TAKE(b.h[d], T * N * H);
-        TAKE(b.c[d], T * N * H);
-        TAKE(b.g[d], T * N * 4 * H);
-        TAKE(b.dh[d], T * N * H);
-    }
-    TAKE(b.a, N * T * D);
-    TAKE(b.keys, N * T * K);
-    TAKE(b.query, Y * N * K);
-    TAKE(b.hid, Y * N * T * K);
-    TAKE(b.energy, Y * N * T);
-    TAKE(b.er, Y * N * T);
-    TAKE(b.alpha, Y * N * T);
-    TAKE(b.ctx, Y * N * D);
-    TAKE(b.xwp, N * 4 * S);
-    TAKE(b.s, Y * N * S);
-    TAKE(b.cs, Y * N * S);
-    TAKE(b.gp, Y * N * 4 * S);
-    TAKE(b.probs, Y * N * O);
-    TAKE(b.logits, N * O);
-    TAKE(b.work, 2 * N * H);
-    TAKE(b.da, N * T * D);
-    TAKE(b.dkeys, N * T * K);
-    TAKE(b.dlogits, N * O);
-    TAKE(b.ds, N * S);
-    TAKE(b.dc, N * S);
-    TAKE(b.dsp, N * S);
-    TAKE(b.dcp, N * S);
-    TAKE(b.dxwp, N * 4 * S);
-    TAKE(b.dctx, N * D);
-    TAKE(b.der, N * T);
-    TAKE(b.den, N * T);
-    TAKE(b.dquery, N * K);
-#undef TAKE
-    b.bytes = off;
+    tr_arena a = {base, 0};
+    const size_t T = (size_t)m->T, Y = (size_t)m->Y, S = (size_t)m->S, K = (size_t)m->K, O = (size_t)m->O,
+                 D = 2 * (size_t)m->H, N = (size_t)n;
+    TR_TAKE(&a, b.tok, T * N);
+    TR_TAKE(&a, b.tcol, N);
+    for (int d = 0; d < 2; d++)
+        tr_recurrent_take(&b.enc[d], &a, &m->enc[d], m->T, n);
+    tr_arena_floats(&a, N * T * D, &b.a, &b.da, NULL);
+    tr_arena_floats(&a, N * T * K, &b.keys, &b.dkeys, NULL);
+    tr_arena_floats(&a, Y * N * K, &b.query, NULL);
+    tr_arena_floats(&a, Y * N * T * K, &b.hid, NULL);
+    tr_arena_floats(&a, Y * N * T, &b.energy, &b.er, &b.alpha, NULL);
+    tr_arena_floats(&a, Y * N * D, &b.ctx, NULL);
+    tr_arena_floats(&a, N * 4 * S, &b.xwp, &b.dxwp, NULL);
+    tr_arena_floats(&a, Y * N * S, &b.s, &b.cs, NULL);
+    tr_arena_floats(&a, Y * N * 4 * S, &b.gp, NULL);
+    tr_arena_floats(&a, Y * N * O, &b.probs, NULL);
+    tr_arena_floats(&a, N * O, &b.logits, &b.dlogits, NULL);
+    tr_arena_floats(&a, N * S, &b.ds, &b.dc, &b.dsp, &b.dcp, NULL);
+    tr_arena_floats(&a, N * D, &b.dctx, NULL);
+    tr_arena_floats(&a, N * T, &b.der, &b.den, NULL);
+    tr_arena_floats(&a, N * K, &b.dquery, NULL);
+    b.bytes = a.used;
     return b;
 }
 
@@ -102,25 +78,12 @@ static size_t scratch_bytes(const tr_model *m, int n) { return layout(m, n, NULL
 static double forward(const tr_model *m, const float *P, bufs *b, const tr_batch *batch)
 {
     const int n = batch->n, T = m->T, Y = m->Y, H = m->H, S = m->S, K = m->K, O = m->O, D = 2 * H;
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < n; i++)
-            b->tok[(size_t)t * n + i] = batch->src[(size_t)i * T + t];
-    /* encoder: one-hot . kernel = row lookup, plus bias, written straight
-     * into the gate cache; then the LSTM computes the gates in place */
+    tr_tokens_time_major(b->tok, batch->src, n, T);
+    /* the encoder (one-hot . kernel = a row lookup), then a[i,t,:] = [h_fw[t,i,:], h_bw[t,i,:]] */
     for (int d = 0; d < 2; d++) {
-        tr_embedding_forward(b->g[d], b->tok, P + m->enc_k[d], T * n, 4 * H);
-        const float *bias = P + m->enc_b[d];
-        for (size_t r = 0; r < (size_t)T * n; r++)
-            tr_add_inplace(b->g[d] + r * 4 * H, bias, 4 * H);
-        tr_lstm_forward(b->h[d], b->c[d], b->g[d], b->g[d], P + m->enc_r[d], T, n, H, d, m->ract);
+        tr_recurrent_forward(&m->enc[d], P, &b->enc[d], NULL, b->tok, NULL, NULL, T, n);
+        tr_swap_batch_time(b->a + d * H, D, b->enc[d].h, H, T, n, H);
     }
-    /* a[i,t,:] = [h_fw[t,i,:], h_bw[t,i,:]] */
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < T; t++) {
-            float *dst = b->a + ((size_t)i * T + t) * D;
-            memcpy(dst, b->h[0] + ((size_t)t * n + i) * H, (size_t)H * sizeof *dst);
-            memcpy(dst + H, b->h[1] + ((size_t)t * n + i) * H, (size_t)H * sizeof *dst);
-        }
     const float *Wa = P + m->att_k, *Ws = P + m->att_k + (size_t)D * K;
     tr_dense_forward(b->keys, b->a, Wa, NULL, n * T, D, K);
     double loss = 0.0;
@@ -140,12 +103,13 @@ static double forward(const tr_model *m, const float *P, bufs *b, const tr_batch
         tr_attention_forward(ctx, alpha, er, b->a, NULL, n, T, D);
         tr_dense_forward(b->xwp, ctx, P + m->post_k, P + m->post_b, n, D, 4 * S);
         tr_lstm_cell_forward(s, cs, gp, b->xwp, s_prev, c_prev, P + m->post_r, n, S, m->ract);
-        tr_dense_forward(b->logits, s, P + m->out_k, P + m->out_b, n, S, O);
         if (batch->tgt) {
             for (int i = 0; i < n; i++)
                 b->tcol[i] = batch->tgt[(size_t)i * Y + y];
-            loss += tr_softmax_xent_forward(b->probs + (size_t)y * n * O, b->logits, b->tcol, n, O);
+            loss += tr_dense_xent_forward(b->probs + (size_t)y * n * O, b->logits, s, P + m->out_k, P + m->out_b,
+                                          b->tcol, n, S, O);
         } else {
+            tr_dense_forward(b->logits, s, P + m->out_k, P + m->out_b, n, S, O);
             tr_softmax_forward(b->probs + (size_t)y * n * O, b->logits, n, O, 1);
         }
     }
@@ -175,9 +139,8 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
         /* output layer */
         for (int i = 0; i < n; i++)
             b.tcol[i] = batch->tgt[(size_t)i * Y + y];
-        memset(b.dlogits, 0, (size_t)n * O * sizeof(float));
-        tr_softmax_xent_backward(b.dlogits, b.probs + (size_t)y * n * O, b.tcol, 1.0f, n, O);
-        tr_dense_backward(ds_next, G + m->out_k, G + m->out_b, b.dlogits, s, P + m->out_k, n, S, O);
+        tr_dense_xent_backward(ds_next, G + m->out_k, G + m->out_b, b.dlogits, b.probs + (size_t)y * n * O, b.tcol, s,
+                               P + m->out_k, 1.0f, n, S, O);
         /* post-attention LSTM step */
         memset(b.dxwp, 0, (size_t)n * 4 * S * sizeof(float));
         memset(ds_prev, 0, (size_t)n * S * sizeof(float));
@@ -201,20 +164,9 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     }
     /* keys = a . Wa */
     tr_dense_backward(b.da, dWa, NULL, b.dkeys, b.a, Wa, n * T, D, K);
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < T; t++) {
-            const float *src = b.da + ((size_t)i * T + t) * D;
-            memcpy(b.dh[0] + ((size_t)t * n + i) * H, src, (size_t)H * sizeof(float));
-            memcpy(b.dh[1] + ((size_t)t * n + i) * H, src + H, (size_t)H * sizeof(float));
-        }
-    for (int d = 0; d < 2; d++) {
-        float *dxw = b.xw[d];
-        tr_lstm_backward(dxw, G + m->enc_r[d], b.dh[d], b.h[d], b.c[d], b.g[d], P + m->enc_r[d], b.work, T, n, H, d,
-                         m->ract);
-        tr_embedding_backward(G + m->enc_k[d], dxw, b.tok, T * n, 4 * H);
-        float *db = G + m->enc_b[d];
-        for (size_t r = 0; r < (size_t)T * n; r++)
-            tr_add_inplace(db, dxw + r * 4 * H, 4 * H);
+    for (int d = 0; d < 2; d++) { /* da = [dh_fw, dh_bw], back to time-major */
+        tr_swap_batch_time(b.enc[d].dh, H, b.da + d * H, D, n, T, H);
+        tr_recurrent_backward(&m->enc[d], P, G, &b.enc[d], b.enc[d].dh, NULL, NULL);
     }
     return TR_OK;
 }
@@ -228,18 +180,12 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     tr_batch nb = *batch;
     nb.tgt = NULL;
     forward(m, P, &b, &nb);
-    for (int y = 0; y < Y; y++)
-        for (int i = 0; i < n; i++) {
-            const float *p = b.probs + ((size_t)y * n + i) * O;
-            int best = 0;
-            for (int o = 1; o < O; o++)
-                if (p[o] > p[best]) best = o;
-            if (out->tokens)
-                out->tokens[(size_t)i * Y + y] = best;
-            if (out->attention)
-                memcpy(out->attention + ((size_t)i * Y + y) * T, b.alpha + ((size_t)y * n + i) * T,
-                       (size_t)T * sizeof(float));
-        }
+    for (int y = 0; y < Y; y++) {
+        if (out->tokens)
+            tr_argmax_rows(out->tokens + y, Y, b.probs + (size_t)y * n * O, n, O);
+        if (out->attention)
+            tr_copy_cols(out->attention + (size_t)y * T, Y * T, b.alpha + (size_t)y * n * T, T, n, T);
+    }
     return TR_OK;
 }
 
@@ -269,14 +215,10 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
                   lstm_bias = {TR_INIT_LSTM_BIAS, 0, 0}, zeros = {TR_INIT_ZEROS, 0, 0};
     static const char *dir[2] = {"encoder.forward", "encoder.backward"};
     tr_status s = TR_OK;
-    char name[TR_MAX_NAME];
-    for (int d = 0; d < 2 && !s; d++) {
-        snprintf(name, sizeof name, "%s.kernel", dir[d]);
-        s = tr_param_add(reg, name, 2, (int[]){m->V, 4 * H}, glorot, &m->enc_k[d], err);
-        snprintf(name, sizeof name, "%s.recurrent_kernel", dir[d]);
-        if (!s) s = tr_param_add(reg, name, 2, (int[]){H, 4 * H}, ortho, &m->enc_r[d], err);
-        snprintf(name, sizeof name, "%s.bias", dir[d]);
-        if (!s) s = tr_param_add(reg, name, 1, (int[]){4 * H}, lstm_bias, &m->enc_b[d], err);
+    for (int d = 0; d < 2 && !s; d++) { /* Glorot, orthogonal, the forget gate's bias 1 */
+        s = tr_recurrent_add(&m->enc[d], reg, dir[d], TR_CELL_LSTM, m->V, 1, H, NULL, err);
+        m->enc[d].reverse = d;
+        m->enc[d].recurrent_act = m->ract;
     }
     if (!s) s = tr_param_add(reg, "attention.dense.kernel", 2, (int[]){D + S, K}, glorot, &m->att_k, err);
     if (!s) s = tr_param_add(reg, "attention.dense.bias", 1, (int[]){K}, zeros, &m->att_b, err);

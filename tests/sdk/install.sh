@@ -98,7 +98,7 @@ unset PKG_CONFIG_PATH
 # ---- 3. listed by the installed trainer
 TRAINER_PLUGIN_PATH="$tmp/cm" "$prefix/bin/trainer" plugins >"$tmp/list"
 cat "$tmp/list"
-grep -Eq "^luong_attn +1\.0\.0 +ABI $abi +$tmp/cm/luong_attn\.so$" "$tmp/list" || fail "trainer plugins: luong_attn with its version"
+grep -Eq "^luong_attn +1\.1\.0 +ABI $abi +$tmp/cm/luong_attn\.so$" "$tmp/list" || fail "trainer plugins: luong_attn with its version"
 grep -Eq "^ +attention scorers: cosine$" "$tmp/list" || fail "trainer plugins: the scorer it exports"
 grep -Eq "^time_attn +[0-9.]+ +ABI $abi +$lib/trainer/plugins/time_attn\.so$" "$tmp/list" \
     || fail "trainer plugins: the installed trainer must find its own plugin folder"
@@ -111,12 +111,12 @@ TRAINER="$prefix/bin/trainer" TRAINER_PLUGIN_PATH="$tmp/cm" launch/run.sh -n 2 -
     examples/plugin_template/luong_attn.yaml "${args[@]}" run.out="$tmp/run" >"$tmp/run.log" 2>&1 \
     || { cat "$tmp/run.log"; fail "training under mpirun -n 2"; }
 cat "$tmp/run.log"
-grep -q "^model: luong_attn 1.0.0 ($tmp/cm/luong_attn.so)" "$tmp/run.log" || fail "model line"
+grep -q "^model: luong_attn 1.1.0 ($tmp/cm/luong_attn.so)" "$tmp/run.log" || fail "model line"
 grep -q "^layout: 2 ranks x 1 thread;" "$tmp/run.log" || fail "not 2 ranks"
 [ "$(grep -c '^step ' "$tmp/run.log")" -eq 4 ] || fail "wanted 4 steps"
 grep -Eq '^eval: exact-match [0-9.]+  token-accuracy [0-9.]+ .*on 50 held-out' "$tmp/run.log" || fail "eval line"
 "$prefix/bin/trainer" inspect "$tmp/run/checkpoint.h5" >"$tmp/inspect"
-grep -q "^plugin luong_attn 1.0.0, plugin ABI $abi" "$tmp/inspect" || fail "checkpoint: plugin"
+grep -q "^plugin luong_attn 1.1.0, plugin ABI $abi" "$tmp/inspect" || fail "checkpoint: plugin"
 grep -Eq "^  attention.scale +\[1\] +1$" "$tmp/inspect" || fail "checkpoint: the scorer's own parameter"
 out="$(TRAINER_PLUGIN_PATH="$tmp/cm" "$prefix/bin/trainer" predict examples/plugin_template/luong_attn.yaml \
         "${args[@]}" run.out="$tmp/run" "ten past six pm")"
@@ -127,7 +127,7 @@ mkdir "$tmp/pcrun"
 cp examples/plugin_template/luong_attn.yaml "$tmp/pc/luong_attn.so" "$tmp/pcrun/"
 "$prefix/bin/trainer" "$tmp/pcrun/luong_attn.yaml" "${args[@]}" train.epochs=0 data.test=10 run.out="$tmp/pcrun/out" \
     >"$tmp/pcrun.log" 2>&1 || { cat "$tmp/pcrun.log"; fail "the pkg-config build from the config's folder"; }
-grep -q "^model: luong_attn 1.0.0 ($tmp/pcrun/luong_attn.so)" "$tmp/pcrun.log" || { cat "$tmp/pcrun.log"; fail "pkg-config build: model line"; }
+grep -q "^model: luong_attn 1.1.0 ($tmp/pcrun/luong_attn.so)" "$tmp/pcrun.log" || { cat "$tmp/pcrun.log"; fail "pkg-config build: model line"; }
 echo "ok: the pkg-config build loads from the config's folder"
 
 # ---- 5. another seq2seq plugin names the template's scorer
@@ -174,12 +174,12 @@ echo "ok: trainer-run -n 4 configs/nmt.yaml finds the installed trainer"
 
 # ---- 7. installed into the trainer's prefix; the prefix moved
 cmake --install "$tmp/cm" --prefix "$prefix" >/dev/null
-"$prefix/bin/trainer" plugins | grep -Eq "^luong_attn +1\.0\.0 +ABI $abi +$lib/trainer/plugins/luong_attn\.so$" \
+"$prefix/bin/trainer" plugins | grep -Eq "^luong_attn +1\.1\.0 +ABI $abi +$lib/trainer/plugins/luong_attn\.so$" \
     || fail "a plugin installed into the trainer's prefix is not found"
 mv "$prefix" "$tmp/moved"
 mlib="$tmp/moved/$libdir"
 "$tmp/moved/bin/trainer" plugins >"$tmp/list2"
-grep -Eq "^luong_attn +1\.0\.0 +ABI $abi +$mlib/trainer/plugins/luong_attn\.so$" "$tmp/list2" \
+grep -Eq "^luong_attn +1\.1\.0 +ABI $abi +$mlib/trainer/plugins/luong_attn\.so$" "$tmp/list2" \
     || { cat "$tmp/list2"; fail "moved prefix: plugin folder"; }
 PKG_CONFIG_PATH="$mlib/pkgconfig" pkg-config --cflags trainer | grep -q -- "-I$tmp/moved/" || fail "moved prefix: pkg-config"
 cmake -S "$tmp/src" -B "$tmp/cm2" -DCMAKE_PREFIX_PATH="$tmp/moved" >"$tmp/cm2.log" && cmake --build "$tmp/cm2" >>"$tmp/cm2.log" 2>&1 \

@@ -11,6 +11,7 @@
 #define TRAINER_ATTENTION_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "trainer/export.h"
 #include "trainer/params.h"
 #include "trainer/plugin.h"
@@ -83,6 +84,34 @@ typedef const tr_scorer *const *(*tr_scorers_entry_fn)(int *abi_version);
         *abi = TR_ABI_VERSION;                                              \
         return tr_scorers_list_;                                            \
     }
+
+/* ==== Appended in ABI 1.6 */
+
+/* The scorer called name; if there is none, NULL and err says so, naming
+ * the config key: "<key>: no scorer 'x' (registered: additive, dot, ...)". */
+TR_API const tr_scorer *tr_scorer_get(const char *name, const char *key,
+                                      tr_error *err);
+
+/* A seq2seq model's whole attention over Ty decoder steps: the scorer's
+ * energy[Ty,B,Tx], then per step the masked softmax alpha[Ty,B,Tx] and the
+ * context ctx[Ty,B,D] (tr_attention_forward). values[B,Tx,D] (width D =
+ * the scorer's key_dim), queries[Ty,B,Dq] time-major, mask[B,Tx] or NULL,
+ * scratch the scorer's (scratch_floats for B, Ty, Tx). */
+TR_API void tr_scorer_attend(const tr_scorer *sc, const void *state,
+                             const float *P, float *ctx, float *alpha,
+                             float *energy, float *scratch,
+                             const float *values, const float *queries,
+                             const uint8_t *mask, int B, int Ty, int Tx,
+                             int D);
+/* Its backward from dctx[Ty,B,D]: accumulates G (the scorer's tensors),
+ * dvalues[B,Tx,D] and dqueries[Ty,B,Dq]; denergy[Ty,B,Tx] is scratch. */
+TR_API void tr_scorer_attend_backward(const tr_scorer *sc, const void *state,
+                                      const float *P, float *G, float *dvalues,
+                                      float *dqueries, float *denergy,
+                                      const float *dctx, const float *alpha,
+                                      float *scratch, const float *values,
+                                      const float *queries, int B, int Ty,
+                                      int Tx, int D);
 
 TR_EXTERN_C_END
 

@@ -11,6 +11,7 @@
 #ifndef TRAINER_LAYERS_H
 #define TRAINER_LAYERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "trainer/export.h"
 
@@ -293,6 +294,108 @@ TR_API void tr_softmax_len_forward(float *y, const float *x,
 TR_API void tr_softmax_len_backward(float *dx, const float *dy, const float *y,
                                     const int32_t *lengths, int outer, int len,
                                     int inner);
+
+/* ==== Appended in ABI 1.6: what every sequence plugin repeated */
+
+/* ---- token lookups with a bias: a one-hot input times a kernel */
+
+/* out[N,D] = table[tokens[n], :] + bias (bias[D] may be NULL) */
+TR_API void tr_lookup_forward(float *out, const int32_t *tokens,
+                              const float *table, const float *bias, int N,
+                              int D);
+/* dtable[tokens[n], :] += dout[n, :]; dbias[D] += sum_n dout[n, :] (NULL: skipped) */
+TR_API void tr_lookup_backward(float *dtable, float *dbias, const float *dout,
+                               const int32_t *tokens, int N, int D);
+
+/* ---- layouts: batch-major [n, T, ...] <-> time-major [T, n, ...] */
+
+/* Row (b, a) of out = row (a, b) of in, for a < A, b < B: D values each,
+ * rows out_stride and in_stride floats apart (D for packed tensors). With
+ * strides it also concatenates ([h_fw, h_bw] into a [B,A,2H] buffer: two
+ * calls, the second at out + H) and splits. A copy: it overwrites out. */
+TR_API void tr_swap_batch_time(float *out, int out_stride, const float *in,
+                               int in_stride, int A, int B, int D);
+/* out[T,n] = in[n,T] (token ids: batch-major as tr_batch gives them, to time-major) */
+TR_API void tr_tokens_time_major(int32_t *out, const int32_t *in, int n,
+                                 int T);
+/* Teacher forcing, time-major, from tgt[n,T] (tr_batch.tgt): inputs[T,n] =
+ * start, then the targets shifted right by one; targets[T,n] = tgt with
+ * `pad` as -1 (ignored by the losses). Either output may be NULL. */
+TR_API void tr_decoder_inputs(int32_t *inputs, int32_t *targets,
+                              const int32_t *tgt, int n, int T, int start,
+                              int pad);
+/* out[R, D] of rows out_stride apart = in's, rows in_stride apart (a block
+ * of columns: [q, c] = two calls into a [R, 2D] buffer, and back) */
+TR_API void tr_copy_cols(float *out, int out_stride, const float *in,
+                         int in_stride, int R, int D);
+/* out[n * out_stride] = argmax over c of x[n, c] (the first of equal
+ * maxima), for greedy decoding: out_stride Ty writes column y of [n, Ty] */
+TR_API void tr_argmax_rows(int32_t *out, int out_stride, const float *x,
+                           int N, int C);
+
+/* ---- a dense layer over two inputs side by side, [a, b] . W + bias,
+ * without making the concatenation: W[Da+Db,O] (a's rows first) */
+
+/* out[N,O] = a[N,Da] . W[:Da] + b[N,Db] . W[Da:] + bias (bias may be NULL) */
+TR_API void tr_dense_cat_forward(float *out, const float *a, const float *b,
+                                 const float *W, const float *bias, int N,
+                                 int Da, int Db, int O);
+/* da, db, dW, dbias += (any may be NULL) */
+TR_API void tr_dense_cat_backward(float *da, float *db, float *dW,
+                                  float *dbias, const float *dout,
+                                  const float *a, const float *b,
+                                  const float *W, int N, int Da, int Db,
+                                  int O);
+
+/* ---- the output layer and its loss: logits = in . W + b, softmax, cross-entropy */
+
+/* logits[N,C] = in[N,In] . W[In,C] + b; probs = softmax(logits); returns
+ * the summed cross-entropy over targets >= 0 (a target < 0 counts nothing) */
+TR_API double tr_dense_xent_forward(float *probs, float *logits,
+                                    const float *in, const float *W,
+                                    const float *b, const int32_t *targets,
+                                    int N, int In, int C);
+/* din[N,In] += ..., dW += ..., db += ... of scale * that loss; dlogits[N,C]
+ * is scratch (overwritten; the forward's logits buffer will do) */
+TR_API void tr_dense_xent_backward(float *din, float *dW, float *db,
+                                   float *dlogits, const float *probs,
+                                   const int32_t *targets, const float *in,
+                                   const float *W, float scale, int N, int In,
+                                   int C);
+
+/* ---- rows to unit length: out = x / len, len = sqrt(|x|^2 + 1e-12) */
+
+/* out[R,D], len[R] (kept for backward) from x[R,D] */
+TR_API void tr_l2norm_forward(float *out, float *len, const float *x, int R,
+                              int D);
+/* dx[R,D] += (dout - out (out . dout)) / len */
+TR_API void tr_l2norm_backward(float *dx, const float *dout, const float *out,
+                               const float *len, int R, int D);
+
+/* ---- dot-product energies, the scorers' layout (trainer/attention.h):
+ * energy[y,b,t] = scale * queries[y,b,:] . values[b,t,:]
+ * values[B,Tx,D], queries[Ty,B,D] time-major, energy[Ty,B,Tx] */
+TR_API void tr_dot_energy_forward(float *energy, const float *values,
+                                  const float *queries, float scale, int B,
+                                  int Ty, int Tx, int D);
+/* Accumulates dvalues[B,Tx,D] and dqueries[Ty,B,D] (either may be NULL) */
+TR_API void tr_dot_energy_backward(float *dvalues, float *dqueries,
+                                   const float *denergy, const float *values,
+                                   const float *queries, float scale, int B,
+                                   int Ty, int Tx, int D);
+
+/* ---- cosine energies, the same layout: cos[y,b,t] = cos(queries[y,b],
+ * values[b,t]), each row scaled by tr_l2norm_forward. cache[floats given by
+ * tr_cosine_cache_floats] keeps the unit rows for backward. */
+TR_API size_t tr_cosine_cache_floats(int B, int Ty, int Tx, int D);
+TR_API void tr_cosine_energy_forward(float *cos, float *cache,
+                                     const float *values, const float *queries,
+                                     int B, int Ty, int Tx, int D);
+/* Accumulates dvalues[B,Tx,D] and dqueries[Ty,B,D] (either may be NULL)
+ * from dcos[Ty,B,Tx]; cache as forward left it (also its scratch). */
+TR_API void tr_cosine_energy_backward(float *dvalues, float *dqueries,
+                                      const float *dcos, float *cache, int B,
+                                      int Ty, int Tx, int D);
 
 TR_EXTERN_C_END
 

@@ -84,6 +84,12 @@ TR_API tr_status tr_registry_init_params(const tr_registry *reg, float *params, 
 /* 1 and the tensor's place if `name` is registered, else 0 */
 TR_API int tr_registry_lookup(const tr_registry *reg, const char *name, size_t *offset, size_t *count);
 
+/* Appended in ABI 1.6: a dense layer's prefix.kernel [in, out] (Glorot
+ * uniform) and prefix.bias [out] (zeros), in that order. */
+TR_API tr_status tr_param_add_dense(tr_registry *reg, const char *prefix,
+                                    int in, int out, size_t *kernel,
+                                    size_t *bias, tr_error *err);
+
 TR_EXTERN_C_END
 
 #endif

@@ -7,6 +7,8 @@
 #include "trainer/status.h"
 #include "trainer/params.h"
 #include "trainer/layers.h"
+#include "trainer/scratch.h"
+#include "trainer/recurrent.h"
 #include "trainer/vision.h"
 #include "trainer/plugin.h"
 #include "trainer/attention.h"
