@@ -623,9 +623,9 @@ static void test_override_errors(void)
 /* --------------------------------------------------------- bind options */
 
 static const tr_option_spec SPECS[] = {
-    {"units", TR_OPT_INT, "32", NULL, "hidden units"},
+    {"units", TR_OPT_INT, "32", "[1,)", "hidden units"},
     {"activation", TR_OPT_ENUM, "tanh", "tanh|sigmoid|hard_sigmoid", "activation"},
-    {"dropout", TR_OPT_FLOAT, "0.1", NULL, "dropout"},
+    {"dropout", TR_OPT_FLOAT, "0.1", "[0, 1)", "dropout"},
     {"use_bias", TR_OPT_BOOL, "yes", NULL, "bias"},
     {"label", TR_OPT_STRING, "plain", NULL, "a label"},
     {"depth", TR_OPT_INT, NULL, NULL, "required"},
@@ -736,6 +736,58 @@ static void test_bind_options(void)
     CU_ASSERT_STRING_EQUAL(err.msg, "command line: model.dropuot=0.5: unknown key "
                                     "'dropuot' in 'model' (did you mean 'dropout'?)");
     tr_config_free(c);
+
+    /* ranges (ABI 1.6): at the key, or the override; the bounds as declared */
+    CU_ASSERT_EQUAL(bind_yaml("  units: 0\n  depth: 1\n", 0, NULL, v, &err, &c), TR_ERR_CONFIG);
+    expand(exp, sizeof exp, "@:3:3: model.units: must be in [1,), got 0");
+    CU_ASSERT_STRING_EQUAL(err.msg, exp);
+    tr_config_free(c);
+    char *one[] = {"model.dropout=1"};
+    CU_ASSERT_EQUAL(bind_yaml("  depth: 1\n", 1, one, v, &err, &c), TR_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(err.msg, "command line: model.dropout=1: must be in [0, 1), got 1");
+    tr_config_free(c);
+    char *edges[] = {"model.dropout=0", "model.units=1"}; /* the closed ends are in */
+    CU_ASSERT_EQUAL(bind_yaml("  depth: 1\n", 2, edges, v, &err, &c), TR_OK);
+    CU_ASSERT_EQUAL(v[0].i, 1);
+    CU_ASSERT_DOUBLE_EQUAL(v[2].f, 0.0, 0.0);
+    tr_config_free(c);
+    static const struct {
+        tr_opt_type type;
+        const char *range, *value;
+        int ok;
+    } ranges[] = {
+        {TR_OPT_FLOAT, "(0, 1]", "1", 1},       {TR_OPT_FLOAT, "(0, 1]", "0", 0},
+        {TR_OPT_FLOAT, "(0,)", "1e-30", 1},     {TR_OPT_FLOAT, "(,0)", "-2.5", 1},
+        {TR_OPT_FLOAT, "[ -1 , 1 ]", "1.0001", 0}, {TR_OPT_INT, "[1, 32]", "32", 1},
+        {TR_OPT_INT, "[1, 32]", "33", 0},       {TR_OPT_INT, "[1, 32)", "32", 0},
+        {TR_OPT_INT, "[,)", "-7", 1},
+    };
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        const tr_option_spec sp[] = {{"x", ranges[k].type, ranges[k].value, ranges[k].range, NULL}};
+        memset(&err, 0, sizeof err);
+        /* a default out of range is the plugin's error; in range, it binds */
+        tr_config *c2;
+        CU_ASSERT_EQUAL_FATAL(load("model:\n  plugin: p\ndata:\n  pairs: a\n  vocabs: b\n  train: 1\n"
+                                   "  src_len: 1\n  tgt_len: 1\n", 0, NULL, &c2, &err), TR_OK);
+        tr_option_value x;
+        CU_ASSERT_EQUAL(tr_config_bind_options(c2, sp, 1, &x, &err), ranges[k].ok ? TR_OK : TR_ERR_PLUGIN);
+        if (!ranges[k].ok)
+            CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "must be in"));
+        tr_config_free(c2);
+    }
+    /* a range that is not an interval is a bad declaration */
+    static const char *const bad_ranges[] = {"1..", "[1", "[a,)", "[2, 1]", "[0, 1) x", "0, 1"};
+    for (size_t k = 0; k < sizeof bad_ranges / sizeof bad_ranges[0]; k++) {
+        const tr_option_spec sp[] = {{"x", TR_OPT_INT, "1", bad_ranges[k], NULL}};
+        tr_config *c2;
+        CU_ASSERT_EQUAL_FATAL(load("model:\n  plugin: p\ndata:\n  pairs: a\n  vocabs: b\n  train: 1\n"
+                                   "  src_len: 1\n  tgt_len: 1\n", 0, NULL, &c2, &err), TR_OK);
+        tr_option_value x;
+        memset(&err, 0, sizeof err);
+        CU_ASSERT_EQUAL(tr_config_bind_options(c2, sp, 1, &x, &err), TR_ERR_PLUGIN);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad range"));
+        tr_config_free(c2);
+    }
 
     /* a plugin whose own default does not parse is the plugin's fault */
     static const tr_option_spec broken[] = {

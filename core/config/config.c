@@ -1310,15 +1310,72 @@ static int is_cmdline(const char *where)
     return where && !strncmp(where, "command line:", 13);
 }
 
+/* An INT or FLOAT option's range (ABI 1.6): `range` is an interval,
+ * "[1,)", "[0, 1)", "(0, 1]"; an empty bound is unbounded. 0 when x lies
+ * in it, -1 (why: "must be in ...") when not, -2 for a bad declaration. */
+static int check_interval(const char *range, double x, const char *text,
+                          char *why, size_t n)
+{
+    char sh[SHOW_MAX + 8];
+    double lo = -HUGE_VAL, hi = HUGE_VAL;
+    const char *p = range;
+    while (*p == ' ')
+        p++;
+    const int lo_open = *p == '(';
+    if (*p != '(' && *p != '[')
+        goto bad;
+    char *end;
+    for (p++; *p == ' '; p++) {}
+    if (*p != ',') {
+        lo = strtod(p, &end);
+        if (end == p)
+            goto bad;
+        p = end;
+    }
+    while (*p == ' ')
+        p++;
+    if (*p++ != ',')
+        goto bad;
+    while (*p == ' ')
+        p++;
+    if (*p != ']' && *p != ')') {
+        hi = strtod(p, &end);
+        if (end == p)
+            goto bad;
+        p = end;
+    }
+    while (*p == ' ')
+        p++;
+    const int hi_open = *p == ')';
+    if ((*p != ']' && *p != ')') || p[1] || lo > hi)
+        goto bad;
+    if ((lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi))
+        return 0;
+    snprintf(why, n, "must be in %s, got %s", range, text); /* a number: it parsed */
+    return -1;
+bad:
+    snprintf(why, n, "bad range %s (expected an interval such as [0, 1) or [1,))",
+             show(range, sh, sizeof sh));
+    return -2;
+}
+
 /* Parses `text` as spec's type into v; -1 with why on error. */
 static int parse_option(const tr_option_spec *sp, const char *text,
                         tr_option_value *v, char *why, size_t n)
 {
     switch (sp->type) {
     case TR_OPT_INT:
-        return parse_long(text, &v->i, why, n);
+        if (parse_long(text, &v->i, why, n))
+            return -1;
+        return sp->choices && *sp->choices
+                   ? check_interval(sp->choices, (double)v->i, text, why, n)
+                   : 0;
     case TR_OPT_FLOAT:
-        return parse_double(text, &v->f, why, n);
+        if (parse_double(text, &v->f, why, n))
+            return -1;
+        return sp->choices && *sp->choices
+                   ? check_interval(sp->choices, v->f, text, why, n)
+                   : 0;
     case TR_OPT_BOOL: {
         int b;
         if (parse_bool(text, &b, why, n))

@@ -130,7 +130,7 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
 }
 
 static const tr_option_spec options[] = {
-    {"hidden_units", TR_OPT_INT, "128", NULL, "RNN units of the encoder and the decoder"},
+    {"hidden_units", TR_OPT_INT, "128", "[1,)", "RNN units of the encoder and the decoder"},
     {"feed", TR_OPT_ENUM, "own", "own|padding", "predict: feed the decoder its outputs, or S then P (the seed)"},
 };
 
@@ -147,9 +147,9 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
 {
     const int H = (int)info->options[0].i, V = info->tgt_vocab;
     const int S = id_of(info, "S"), E = id_of(info, "E");
-    if (H < 1 || info->src_vocab != V || S < 0 || E < 0 || info->tgt_pad < 0)
-        return tr_error_set(err, TR_ERR_CONFIG, "seq2seq needs hidden_units >= 1 and one vocabulary for both sides "
-                                                "with the tokens S, E and <pad> (examples/plain_seq2seq/vocabs.json)");
+    if (info->src_vocab != V || S < 0 || E < 0 || info->tgt_pad < 0)
+        return tr_error_set(err, TR_ERR_CONFIG, "seq2seq needs one vocabulary for both sides with the tokens S, E "
+                                                "and <pad> (examples/plain_seq2seq/vocabs.json)");
     tr_model *m = calloc(1, sizeof *m);
     if (!m)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");

@@ -216,12 +216,13 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     return TR_OK;
 }
 
-/* The keys this plugin accepts under `model:` (validated by the core). */
+/* The keys this plugin accepts under `model:`: type, default, range (or an enum's choices), help.
+ * The core checks them against the config and says where a value is wrong. */
 static const tr_option_spec options[] = {
-    {"hidden_units", TR_OPT_INT, "64", NULL, "GRU units of the encoder and the decoder"},
-    {"attentional_units", TR_OPT_INT, "64", NULL, "units of tanh([s, c] Wc + bc)"},
+    {"hidden_units", TR_OPT_INT, "64", "[1,)", "GRU units of the encoder and the decoder"},
+    {"attentional_units", TR_OPT_INT, "64", "[1,)", "units of tanh([s, c] Wc + bc)"},
     {"attention", TR_OPT_STRING, "cosine", NULL, "attention scorer: cosine, dot, general, scaled_dot, additive, ..."},
-    {"attention_units", TR_OPT_INT, "32", NULL, "hidden units of scorers that have them (additive)"},
+    {"attention_units", TR_OPT_INT, "32", "[1,)", "hidden units of scorers that have them (additive)"},
 };
 enum { OPT_HIDDEN, OPT_ATTENTIONAL, OPT_ATTENTION, OPT_ATTENTION_UNITS };
 
@@ -235,8 +236,6 @@ static void destroy(tr_model *m)
 static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *info, tr_error *err)
 {
     const tr_option_value *o = info->options;
-    if (o[OPT_HIDDEN].i < 1 || o[OPT_ATTENTIONAL].i < 1 || o[OPT_ATTENTION_UNITS].i < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "hidden_units, attentional_units and attention_units must be >= 1");
     if (info->src_len < 1 || info->tgt_len < 1 || info->src_vocab < 1 || info->tgt_vocab < 1)
         return tr_error_set(err, TR_ERR_CONFIG, "luong_attn needs token sequences (char_pairs, word_pairs)");
     const tr_scorer *sc = tr_scorer_get(o[OPT_ATTENTION].s, "model.attention", err);

@@ -57,53 +57,42 @@ typedef struct bufs {
 
 static size_t act_size(const stage *s, int n) { return (size_t)n * s->Co * s->Ho * s->Wo; }
 
-static bufs layout(const tr_model *m, int n, unsigned char *base)
+static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
     memset(&b, 0, sizeof b);
-    size_t off = 0, conv = 0, att = 0, big = 0;
-#define TAKE(ptr, count)                                                  \
-    do {                                                                  \
-        ptr = (void *)(base ? base + off : NULL);                         \
-        off += ((size_t)(count) * 4 + 63) / 64 * 64;                      \
-    } while (0)
+    tr_arena ar = {base, 0};
+    size_t conv = 0, att = 1, big = 0; /* the shared buffers: the largest of the stages' needs */
     for (int i = 0; i < STAGES; i++) {
         const stage *s = &m->st[i];
         const size_t a = act_size(s, n);
-        TAKE(b.z[i], a);
+        TR_TAKE(&ar, b.z[i], a);
         if (m->norm) {
-            TAKE(b.u[i], a);
-            TAKE(b.mean[i], s->Co);
-            TAKE(b.var[i], s->Co);
+            TR_TAKE(&ar, b.u[i], a);
+            tr_arena_floats(&ar, (size_t)s->Co, &b.mean[i], &b.var[i], NULL);
         }
         if (m->attn != ATT_NONE)
-            TAKE(b.y[i], a);
+            TR_TAKE(&ar, b.y[i], a);
+        size_t q = 0;
         if (m->attn == ATT_SE) {
-            TAKE(b.cache[i], tr_se_cache_floats(n, s->Co, s->Cr));
-            size_t q = tr_se_scratch_floats(n, s->Co, s->Cr);
-            att = q > att ? q : att;
+            TR_TAKE(&ar, b.cache[i], tr_se_cache_floats(n, s->Co, s->Cr));
+            q = tr_se_scratch_floats(n, s->Co, s->Cr);
         } else if (m->attn == ATT_CBAM) {
-            TAKE(b.cache[i], tr_cbam_cache_floats(n, s->Co, s->Ho, s->Wo, s->Cr));
-            TAKE(b.icache[i], tr_cbam_cache_ints(n, s->Co, s->Ho, s->Wo));
-            size_t q = tr_cbam_scratch_floats(n, s->Co, s->Ho, s->Wo, s->Cr);
-            att = q > att ? q : att;
+            TR_TAKE(&ar, b.cache[i], tr_cbam_cache_floats(n, s->Co, s->Ho, s->Wo, s->Cr));
+            TR_TAKE(&ar, b.icache[i], tr_cbam_cache_ints(n, s->Co, s->Ho, s->Wo));
+            q = tr_cbam_scratch_floats(n, s->Co, s->Ho, s->Wo, s->Cr);
         }
-        size_t c = tr_conv2d_scratch_floats(n, s->Ci, s->Hi, s->Wi, s->Co, K, s->S, 1);
+        const size_t c = tr_conv2d_scratch_floats(n, s->Ci, s->Hi, s->Wi, s->Co, K, s->S, 1);
+        att = q > att ? q : att;
         conv = c > conv ? c : conv;
         big = a > big ? a : big;
     }
-    const int F = m->st[STAGES - 1].Co;
-    TAKE(b.conv_scr, conv);
-    TAKE(b.att_scr, att ? att : 1);
-    TAKE(b.gap, (size_t)n * F);
-    TAKE(b.dgap, (size_t)n * F);
-    TAKE(b.logits, (size_t)n * m->classes);
-    TAKE(b.probs, (size_t)n * m->classes);
-    TAKE(b.dlogits, (size_t)n * m->classes);
-    TAKE(b.d[0], big);
-    TAKE(b.d[1], big);
-#undef TAKE
-    b.bytes = off;
+    TR_TAKE(&ar, b.conv_scr, conv);
+    TR_TAKE(&ar, b.att_scr, att);
+    tr_arena_floats(&ar, (size_t)n * m->st[STAGES - 1].Co, &b.gap, &b.dgap, NULL);
+    tr_arena_floats(&ar, (size_t)n * m->classes, &b.logits, &b.probs, &b.dlogits, NULL);
+    tr_arena_floats(&ar, big, &b.d[0], &b.d[1], NULL);
+    b.bytes = ar.used;
     return b;
 }
 
@@ -113,12 +102,6 @@ static size_t scratch_bytes(const tr_model *m, int n) { return layout(m, n, NULL
 static float *stage_out(const tr_model *m, const bufs *b, int i)
 {
     return m->attn != ATT_NONE ? b->y[i] : m->norm ? b->u[i] : b->z[i];
-}
-
-static void relu_inplace(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 /* train != 0: batch statistics (and, with G, their running updates). */
@@ -147,7 +130,7 @@ static void forward(const tr_model *m, const float *P, float *G, bufs *b, const 
                 tr_batchnorm_inference(r, b->z[i], P + s->gamma, P + s->beta, P + s->rmean, P + s->rvar, m->eps, n,
                                        s->Co, HW);
         }
-        relu_inplace(r, a);
+        tr_act_forward(r, r, (int)a, TR_ACT_RELU);
         if (m->attn == ATT_SE)
             tr_se_forward(b->y[i], b->cache[i], r, P + s->w1, P + s->b1, P + s->w2, P + s->b2, n, s->Co, HW, s->Cr);
         else if (m->attn == ATT_CBAM)
@@ -233,13 +216,8 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     const int n = batch->n, C = m->classes;
     bufs b = layout(m, n, scratch);
     forward(m, P, NULL, &b, batch->input, n, 0);
-    for (int i = 0; i < n && out->tokens; i++) {
-        const float *z = b.logits + (size_t)i * C;
-        int best = 0;
-        for (int c = 1; c < C; c++)
-            if (z[c] > z[best]) best = c;
-        out->tokens[i] = best;
-    }
+    if (out->tokens)
+        tr_argmax_rows(out->tokens, 1, b.logits, n, C);
     float **maps = out->size >= offsetof(tr_prediction, maps) + sizeof out->maps ? out->maps : NULL;
     for (int i = 0, k = 0; maps && i < STAGES && m->attn != ATT_NONE; i++) {
         const stage *s = &m->st[i];
@@ -269,10 +247,10 @@ static int maps(const tr_model *m, tr_map_spec *specs, int max)
 static const tr_option_spec options[] = {
     {"attention", TR_OPT_ENUM, "cbam", "none|se|cbam", "attention after each convolution block"},
     {"norm", TR_OPT_ENUM, "none", "none|batch", "batch normalisation after each convolution"},
-    {"reduction", TR_OPT_INT, "8", NULL, "channel reduction of the attention MLPs (C -> C/r)"},
-    {"bn_momentum", TR_OPT_FLOAT, "0.1", NULL, "running statistics' update rate (PyTorch's momentum)"},
-    {"bn_eps", TR_OPT_FLOAT, "1e-5", NULL, "batch norm epsilon"},
-    {"label_smoothing", TR_OPT_FLOAT, "0", NULL, "share of the target spread over all classes (PyTorch's)"},
+    {"reduction", TR_OPT_INT, "8", "[1, 32]", "channel reduction of the attention MLPs (C -> C/r; 32: block 1)"},
+    {"bn_momentum", TR_OPT_FLOAT, "0.1", "(0, 1]", "running statistics' update rate (PyTorch's momentum)"},
+    {"bn_eps", TR_OPT_FLOAT, "1e-5", "(0,)", "batch norm epsilon"},
+    {"label_smoothing", TR_OPT_FLOAT, "0", "[0, 1)", "share of the target spread over all classes (PyTorch's)"},
 };
 
 static const char *const map_names[STAGES][2] = {
@@ -283,14 +261,6 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     const tr_option_value *o = info->options;
     if (info->size < offsetof(tr_model_info, in_width) + sizeof info->in_width || info->in_channels < 1)
         return tr_error_set(err, TR_ERR_CONFIG, "cnn_attn trains on images: set data.kind: idx_images");
-    if (o[2].i < 1 || o[2].i > widths[0])
-        return tr_error_set(err, TR_ERR_CONFIG, "reduction must be in 1..%d, got %ld", widths[0], o[2].i);
-    if (!(o[3].f > 0 && o[3].f <= 1))
-        return tr_error_set(err, TR_ERR_CONFIG, "bn_momentum must be in (0, 1], got %g", o[3].f);
-    if (!(o[4].f > 0))
-        return tr_error_set(err, TR_ERR_CONFIG, "bn_eps must be > 0, got %g", o[4].f);
-    if (!(o[5].f >= 0 && o[5].f < 1))
-        return tr_error_set(err, TR_ERR_CONFIG, "label_smoothing must be in [0, 1), got %g", o[5].f);
     tr_model *m = calloc(1, sizeof *m);
     if (!m)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
@@ -331,10 +301,10 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
             if (!s) s = tr_param_add_running(reg, name, 1, (int[]){t->Co}, ones, (float)o[3].f, &t->rvar, err);
         }
         if (m->attn != ATT_NONE) {
-            ADD("block%d.attention.fc1.kernel", 2, ((int[]){t->Co, t->Cr}), glorot, &t->w1);
-            ADD("block%d.attention.fc1.bias", 1, ((int[]){t->Cr}), zeros, &t->b1);
-            ADD("block%d.attention.fc2.kernel", 2, ((int[]){t->Cr, t->Co}), glorot, &t->w2);
-            ADD("block%d.attention.fc2.bias", 1, ((int[]){t->Co}), zeros, &t->b2);
+            snprintf(name, sizeof name, "block%d.attention.fc1", i + 1); /* Glorot kernels, zero biases */
+            if (!s) s = tr_param_add_dense(reg, name, t->Co, t->Cr, &t->w1, &t->b1, err);
+            snprintf(name, sizeof name, "block%d.attention.fc2", i + 1);
+            if (!s) s = tr_param_add_dense(reg, name, t->Cr, t->Co, &t->w2, &t->b2, err);
             m->maps[m->n_maps++] = (tr_map_spec){map_names[i][0], 1, {t->Co}, "sample,channel"};
         }
         if (m->attn == ATT_CBAM) {
@@ -345,8 +315,7 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
         C = t->Co; H = t->Ho; W = t->Wo;
     }
 #undef ADD
-    if (!s) s = tr_param_add(reg, "output.kernel", 2, (int[]){C, m->classes}, glorot, &m->fc_w, err);
-    if (!s) s = tr_param_add(reg, "output.bias", 1, (int[]){m->classes}, zeros, &m->fc_b, err);
+    if (!s) s = tr_param_add_dense(reg, "output", C, m->classes, &m->fc_w, &m->fc_b, err);
     if (s) {
         free(m);
         return s;

@@ -192,10 +192,10 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
 }
 
 static const tr_option_spec options[] = {
-    {"hidden_units", TR_OPT_INT, "96", NULL, "GRU units of the encoder and the decoder"},
+    {"hidden_units", TR_OPT_INT, "96", "[1,)", "GRU units of the encoder and the decoder"},
     {"attention", TR_OPT_STRING, "additive", NULL,
      "attention scorer: additive, dot, general, scaled_dot, or one a plugin registered"},
-    {"attention_units", TR_OPT_INT, "96", NULL, "hidden units of the additive scorer"},
+    {"attention_units", TR_OPT_INT, "96", "[1,)", "hidden units of the additive scorer"},
 };
 
 static void destroy(tr_model *m)
@@ -210,8 +210,6 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     const tr_option_value *o = info->options;
     if (info->size < offsetof(tr_model_info, tgt_eos) + sizeof info->tgt_eos || info->tgt_bos < 0 || info->tgt_eos < 0)
         return tr_error_set(err, TR_ERR_CONFIG, "nmt_gru needs a target vocabulary with <s> and </s> (data.kind: word_pairs)");
-    if (o[0].i < 1 || o[2].i < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "hidden_units and attention_units must be >= 1");
     const tr_scorer *sc = tr_scorer_get(o[1].s, "model.attention", err);
     tr_model *m = sc ? calloc(1, sizeof *m) : NULL;
     if (!m)

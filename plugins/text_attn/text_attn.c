@@ -34,7 +34,7 @@ typedef struct tr_model {
     tr_act score_act;               /* tanh or linear on h.W + b */
     float dropout, smoothing;
     size_t emb;                              /* [V,E] */
-    size_t lstm_k[2], lstm_r[2], lstm_b[2];  /* [E,4H], [H,4H], [4H] per direction */
+    tr_recurrent lstm[2];                    /* per direction, over x [T,n,E]: lstm.forward, lstm.backward */
     size_t att_W, att_b, att_Wp, att_vp;     /* [d,1], [T,1], [d,d], [d] */
     size_t out_k, out_b;                     /* [d,C], [C] */
 } tr_model;
@@ -45,8 +45,7 @@ typedef struct bufs {
     int32_t *tok, *len, *lo, *hi;           /* [T,n] time-major ids; [n] lengths, local windows [lo, hi] */
     uint64_t *keys;                         /* [T,n] dropout row keys */
     float *x, *xmask, *dx, *dxe;            /* [T,n,E] embeddings (dropped), mask, d(x), d(table rows) */
-    float *g[2], *h[2], *c[2];              /* per direction: [T,n,4H] gates, [T,n,H] h, c */
-    float *dxw, *dh, *work;                 /* [T,n,4H], [T,n,H], [2,n,H] */
+    tr_recurrent_cache rc[2];               /* per direction: .h [T,n,H], .dh and the caches */
     float *hs, *dhs;                        /* [n,T,d] the states, batch-major */
     float *e, *a, *de, *da, *dsc;           /* [n,T] act(h.W + b), weights; grads (dsc: the softmax input's) */
     float *hl, *u, *z, *sg, *p;             /* local: [n,d] h_last, tanh(h_last Wp); [n] u.vp, sigmoid, position */
@@ -56,31 +55,25 @@ typedef struct bufs {
     size_t bytes;
 } bufs;
 
-static bufs layout(const tr_model *m, int n, unsigned char *base)
+static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
-    size_t off = 0;
-    const size_t N = (size_t)n, T = (size_t)m->T, E = (size_t)m->E, H = (size_t)m->H, D = (size_t)m->D,
-                 C = (size_t)m->C;
-#define TAKE(ptr, count)                                                  \
-    do {                                                                  \
-        ptr = (void *)(base ? base + off : NULL);                         \
-        off += ((count) * sizeof *(ptr) + 63) / 64 * 64;                  \
-    } while (0)
-    TAKE(b.tok, T * N); TAKE(b.len, N); TAKE(b.lo, N); TAKE(b.hi, N); TAKE(b.keys, T * N);
-    TAKE(b.x, T * N * E); TAKE(b.xmask, T * N * E); TAKE(b.dx, T * N * E); TAKE(b.dxe, T * N * E);
-    for (int d = 0; d < m->dirs; d++) {
-        TAKE(b.g[d], T * N * 4 * H); TAKE(b.h[d], T * N * H); TAKE(b.c[d], T * N * H);
-    }
-    TAKE(b.dxw, T * N * 4 * H); TAKE(b.dh, T * N * H); TAKE(b.work, 2 * N * H);
-    TAKE(b.hs, N * T * D); TAKE(b.dhs, N * T * D);
-    TAKE(b.e, N * T); TAKE(b.a, N * T); TAKE(b.de, N * T); TAKE(b.da, N * T); TAKE(b.dsc, N * T);
-    TAKE(b.hl, N * D); TAKE(b.u, N * D); TAKE(b.z, N); TAKE(b.sg, N); TAKE(b.p, N);
-    TAKE(b.dhl, N * D); TAKE(b.du, N * D); TAKE(b.dpre, N * D); TAKE(b.dz, N); TAKE(b.dsg, N);
-    TAKE(b.v, N * D); TAKE(b.vd, N * D); TAKE(b.vmask, N * D); TAKE(b.dv, N * D); TAKE(b.dvd, N * D);
-    TAKE(b.logits, N * C); TAKE(b.probs, N * C); TAKE(b.dlogits, N * C);
-#undef TAKE
-    b.bytes = off;
+    tr_arena a = {base, 0};
+    const size_t N = (size_t)n, T = (size_t)m->T, D = (size_t)m->D;
+    TR_TAKE(&a, b.tok, T * N);
+    TR_TAKE(&a, b.keys, T * N);
+    TR_TAKE(&a, b.len, N);
+    TR_TAKE(&a, b.lo, N);
+    TR_TAKE(&a, b.hi, N);
+    tr_arena_floats(&a, T * N * (size_t)m->E, &b.x, &b.xmask, &b.dx, &b.dxe, NULL);
+    for (int d = 0; d < m->dirs; d++)
+        tr_recurrent_take(&b.rc[d], &a, &m->lstm[d], m->T, n);
+    tr_arena_floats(&a, N * T * D, &b.hs, &b.dhs, NULL);
+    tr_arena_floats(&a, N * T, &b.e, &b.a, &b.de, &b.da, &b.dsc, NULL);
+    tr_arena_floats(&a, N * D, &b.hl, &b.u, &b.dhl, &b.du, &b.dpre, &b.v, &b.vd, &b.vmask, &b.dv, &b.dvd, NULL);
+    tr_arena_floats(&a, N, &b.z, &b.sg, &b.p, &b.dz, &b.dsg, NULL);
+    tr_arena_floats(&a, N * (size_t)m->C, &b.logits, &b.probs, &b.dlogits, NULL);
+    b.bytes = a.used;
     return b;
 }
 
@@ -206,9 +199,8 @@ static double forward(const tr_model *m, const float *P, bufs *b, const tr_batch
             while (l > 0 && bt->src[(size_t)i * T + l - 1] == m->pad)
                 l--;
         b->len[i] = l;
-        for (int t = 0; t < T; t++)
-            b->tok[(size_t)t * n + i] = bt->src[(size_t)i * T + t];
     }
+    tr_tokens_time_major(b->tok, bt->src, n, T);
     /* x = dropout(embedding[tok])                                   [T,n,E] */
     tr_embedding_forward(b->x, b->tok, P + m->emb, T * n, E);
     if (drop) {
@@ -217,17 +209,11 @@ static double forward(const tr_model *m, const float *P, bufs *b, const tr_batch
                 b->keys[(size_t)t * n + i] = tr_dropout_key(bt->key, bt->index[i], SITE_EMBEDDING, (uint32_t)t);
         tr_dropout_forward(b->x, b->xmask, b->x, b->keys, m->dropout, T * n, E);
     }
-    /* h_d = LSTM_d(x . K_d + b_d; len)                               [T,n,H] */
+    /* h_d = LSTM_d(x; len), hs[i,t] = [h_fw[t,i], h_bw[t,i]]       [T,n,H] -> [n,T,d] */
     for (int d = 0; d < m->dirs; d++) {
-        tr_dense_forward(b->g[d], b->x, P + m->lstm_k[d], P + m->lstm_b[d], T * n, E, 4 * H);
-        tr_lstm_forward_len(b->h[d], b->c[d], b->g[d], b->g[d], P + m->lstm_r[d], T, n, H, d, TR_ACT_SIGMOID,
-                            b->len);
+        tr_recurrent_forward(&m->lstm[d], P, &b->rc[d], b->x, NULL, NULL, b->len, T, n);
+        tr_swap_batch_time(b->hs + (size_t)d * H, D, b->rc[d].h, H, T, n, H);
     }
-    /* hs[i,t] = [h_fw[t,i], h_bw[t,i]]                               [n,T,d] */
-    for (int d = 0; d < m->dirs; d++)
-        for (size_t i = 0; i < (size_t)n; i++)
-            for (size_t t = 0; t < (size_t)T; t++)
-                memcpy(b->hs + (i * T + t) * D + (size_t)d * H, b->h[d] + (t * n + i) * H, (size_t)H * sizeof(float));
     /* v = pool(hs)                                                   [n,d] */
     if (m->pool == POOL_LAST) {
         last_forward(m, b, n, b->v);
@@ -287,12 +273,8 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     /* LSTMs, input kernels                                           dx [T,n,E] */
     ZERO(b.dx, (size_t)T * n * E);
     for (int d = 0; d < m->dirs; d++) {
-        for (size_t i = 0; i < (size_t)n; i++)
-            for (size_t t = 0; t < (size_t)T; t++)
-                memcpy(b.dh + (t * n + i) * H, b.dhs + (i * T + t) * D + (size_t)d * H, (size_t)H * sizeof(float));
-        tr_lstm_backward_len(b.dxw, G + m->lstm_r[d], b.dh, b.h[d], b.c[d], b.g[d], P + m->lstm_r[d], b.work, T, n, H,
-                             d, TR_ACT_SIGMOID, b.len);
-        tr_dense_backward(b.dx, G + m->lstm_k[d], G + m->lstm_b[d], b.dxw, b.x, P + m->lstm_k[d], T * n, E, 4 * H);
+        tr_swap_batch_time(b.rc[d].dh, H, b.dhs + (size_t)d * H, D, n, T, H);
+        tr_recurrent_backward(&m->lstm[d], P, G, &b.rc[d], b.rc[d].dh, b.dx, NULL);
     }
     /* embedding dropout, table */
     if (drop) {
@@ -311,15 +293,11 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     bufs b = layout(m, n, scratch);
     forward(m, P, &b, bt, NULL, 0);
     float *probs = TR_HAS_FIELD(out, tr_prediction, probs) ? out->probs : NULL;
+    if (out->tokens)
+        tr_argmax_rows(out->tokens, 1, b.probs, n, C);
+    if (probs)
+        memcpy(probs, b.probs, (size_t)n * C * sizeof *probs);
     for (size_t i = 0; i < (size_t)n; i++) {
-        const float *p = b.probs + i * C;
-        int best = 0;
-        for (int k = 1; k < C; k++)
-            if (p[k] > p[best]) best = k;
-        if (out->tokens)
-            out->tokens[i] = best;
-        if (probs)
-            memcpy(probs + i * C, p, (size_t)C * sizeof *p);
         if (!out->attention)
             continue;
         float *att = out->attention + i * T; /* [n, 1, T] */
@@ -340,16 +318,16 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
 /* ---- create / destroy */
 
 static const tr_option_spec options[] = {
-    {"embedding", TR_OPT_INT, "100", NULL, "embedding size"},
-    {"units", TR_OPT_INT, "100", NULL, "LSTM units (each way when bidirectional)"},
+    {"embedding", TR_OPT_INT, "100", "[1,)", "embedding size"},
+    {"units", TR_OPT_INT, "100", "[1,)", "LSTM units (each way when bidirectional)"},
     {"bidirectional", TR_OPT_BOOL, "false", NULL, "also an LSTM right to left, the states concatenated"},
     {"pool", TR_OPT_ENUM, "attention", "attention|last|mean", "how the LSTM's states become one vector"},
     {"attention", TR_OPT_ENUM, "global", "global|local",
      "pool attention over every real position, or Luong's local-p window"},
     {"attention_tanh", TR_OPT_BOOL, "false", NULL, "scores e_t = h_t.W + b_t as the seed's layer; true: tanh(h_t.W + b_t)"},
-    {"window", TR_OPT_INT, "5", NULL, "local attention: half-width D of the window (sigma = D/2)"},
-    {"dropout", TR_OPT_FLOAT, "0", NULL, "dropout rate on the embeddings and on the pooled vector"},
-    {"label_smoothing", TR_OPT_FLOAT, "0", NULL, "share of the target spread over all classes (PyTorch's)"},
+    {"window", TR_OPT_INT, "5", "[1,)", "local attention: half-width D of the window (sigma = D/2)"},
+    {"dropout", TR_OPT_FLOAT, "0", "[0, 1)", "dropout rate on the embeddings and on the pooled vector"},
+    {"label_smoothing", TR_OPT_FLOAT, "0", "[0, 1)", "share of the target spread over all classes (PyTorch's)"},
 };
 
 static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *info, tr_error *err)
@@ -365,17 +343,8 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
                             info->in_channels > 0 ? "images" : "no source tokens");
     if (info->n_classes < 2)
         return tr_error_set(err, TR_ERR_CONFIG, "it needs at least 2 classes, got %d", info->n_classes);
-    if (o[O_EMBEDDING].i < 1 || o[O_UNITS].i < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "embedding and units must be >= 1, got %ld and %ld", o[O_EMBEDDING].i,
-                            o[O_UNITS].i);
-    if (o[O_WINDOW].i < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "window must be >= 1, got %ld", o[O_WINDOW].i);
     if (o[O_ATTENTION].i == 1 && o[O_POOL].i != POOL_ATTENTION)
         return tr_error_set(err, TR_ERR_CONFIG, "attention: local needs pool: attention, got pool: %s", o[O_POOL].s);
-    if (!(o[O_DROPOUT].f >= 0 && o[O_DROPOUT].f < 1))
-        return tr_error_set(err, TR_ERR_CONFIG, "dropout must be in [0, 1), got %g", o[O_DROPOUT].f);
-    if (!(o[O_SMOOTHING].f >= 0 && o[O_SMOOTHING].f < 1))
-        return tr_error_set(err, TR_ERR_CONFIG, "label_smoothing must be in [0, 1), got %g", o[O_SMOOTHING].f);
     tr_model *m = calloc(1, sizeof *m);
     if (!m)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
@@ -386,20 +355,13 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     m->score_act = o[O_TANH].i ? TR_ACT_TANH : TR_ACT_LINEAR;
     m->dropout = (float)o[O_DROPOUT].f; m->smoothing = (float)o[O_SMOOTHING].f;
     const int E = m->E, H = m->H, D = m->D;
-    const tr_init glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0}, ortho = {TR_INIT_ORTHOGONAL, 1, 0},
-                  lstm_bias = {TR_INIT_LSTM_BIAS, 0, 0}, zeros = {TR_INIT_ZEROS, 0, 0},
+    const tr_init glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0}, zeros = {TR_INIT_ZEROS, 0, 0},
                   emb = {TR_INIT_UNIFORM, -0.05f, 0.05f};
-    static const char *const dir[2] = {"lstm.forward", "lstm.backward"};
-    char name[TR_MAX_NAME];
     /* a step touches a few of its rows: reduced row by row */
     tr_status s = tr_param_add_rows(reg, "embedding", 2, (int[]){m->V, E}, emb, &m->emb, err);
-    for (int d = 0; d < m->dirs && !s; d++) {
-        snprintf(name, sizeof name, "%s.kernel", dir[d]);
-        s = tr_param_add(reg, name, 2, (int[]){E, 4 * H}, glorot, &m->lstm_k[d], err);
-        snprintf(name, sizeof name, "%s.recurrent_kernel", dir[d]);
-        if (!s) s = tr_param_add(reg, name, 2, (int[]){H, 4 * H}, ortho, &m->lstm_r[d], err);
-        snprintf(name, sizeof name, "%s.bias", dir[d]);
-        if (!s) s = tr_param_add(reg, name, 1, (int[]){4 * H}, lstm_bias, &m->lstm_b[d], err);
+    for (int d = 0; d < m->dirs && !s; d++) { /* Glorot, orthogonal, forget-gate bias 1 */
+        s = tr_recurrent_add(&m->lstm[d], reg, d ? "lstm.backward" : "lstm.forward", TR_CELL_LSTM, E, 0, H, NULL, err);
+        m->lstm[d].reverse = d;
     }
     if (m->pool == POOL_ATTENTION) {
         if (!s) s = tr_param_add(reg, "attention.W", 2, (int[]){D, 1}, glorot, &m->att_W, err);

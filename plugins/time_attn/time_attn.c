@@ -192,9 +192,9 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
 /* ---- create / destroy */
 
 static const tr_option_spec options[] = {
-    {"encoder_units", TR_OPT_INT, "32", NULL, "LSTM units each way of the bidirectional encoder"},
-    {"decoder_units", TR_OPT_INT, "64", NULL, "units of the post-attention LSTM"},
-    {"attention_units", TR_OPT_INT, "8", NULL, "units of the attention's tanh layer"},
+    {"encoder_units", TR_OPT_INT, "32", "[1,)", "LSTM units each way of the bidirectional encoder"},
+    {"decoder_units", TR_OPT_INT, "64", "[1,)", "units of the post-attention LSTM"},
+    {"attention_units", TR_OPT_INT, "8", "[1,)", "units of the attention's tanh layer"},
     {"recurrent_activation", TR_OPT_ENUM, "hard_sigmoid", "hard_sigmoid|sigmoid",
      "LSTM gate activation (Keras 2 default: hard_sigmoid)"},
 };
@@ -202,8 +202,6 @@ static const tr_option_spec options[] = {
 static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *info, tr_error *err)
 {
     const tr_option_value *o = info->options;
-    if (o[0].i < 1 || o[1].i < 1 || o[2].i < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "encoder_units, decoder_units and attention_units must be >= 1");
     tr_model *m = calloc(1, sizeof *m);
     if (!m)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");

@@ -86,6 +86,6 @@ expect 2 "data.shift must be less than the images' 28x28, got 28" \
     "$trainer" configs/cnn_plain.yaml data.shift=28 run.out="$tmp/e7"
 expect 2 "data.flip and data.shift apply only to data.kind: idx_images" \
     "$trainer" configs/time.yaml data.flip=true run.out="$tmp/e8"
-expect 2 "label_smoothing must be in \[0, 1), got 1" \
+expect 2 "model.label_smoothing=1: must be in \[0, 1), got 1" \
     "$trainer" configs/cnn_plain.yaml model.label_smoothing=1 run.out="$tmp/e9"
 for e in e1 e2 e3 e4 e5 e6 e7 e8 e9; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done

@@ -148,6 +148,17 @@ for v in "data.train=1.5:must be a count (an integer > 0) or a fraction of the s
     [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -qF "${v#*:}" "$tmp/bad.err" \
         || { cat "$tmp/bad.err"; fail "${v%%:*}: wanted exit 2 and '${v#*:}'"; }
 done
+# the plugin's option ranges (declared in its tr_option_spec, checked by the
+# core): one line naming the key, exit 2, nothing written
+for v in "model.dropout=1:command line: model.dropout=1: must be in [0, 1), got 1" \
+         "model.units=0:command line: model.units=0: must be in [1,), got 0" \
+         "model.window=-2:command line: model.window=-2: must be in [1,), got -2" \
+         "model.label_smoothing=-0.1:command line: model.label_smoothing=-0.1: must be in [0, 1), got -0.1"; do
+    rc=0; "$TRAINER" "${cfg[@]}" "${v%%:*}" run.out="$tmp/range" 2>"$tmp/bad.err" >/dev/null || rc=$?
+    [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -qF "${v#*:}" "$tmp/bad.err" && [ ! -e "$tmp/range" ] \
+        || { cat "$tmp/bad.err"; fail "${v%%:*}: wanted exit 2 and '${v#*:}'"; }
+done
+echo "ok: model option ranges"
 rc=0; "$TRAINER" configs/cnn_plain.yaml data.test=0.2 2>"$tmp/bad.err" >/dev/null || rc=$?
 [ "$rc" -eq 2 ] && grep -qF "idx_images and hdf5 keep train and test apart already: give counts" "$tmp/bad.err" \
     || fail "a fraction for idx_images: $(cat "$tmp/bad.err")"

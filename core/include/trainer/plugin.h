@@ -45,7 +45,10 @@ typedef struct tr_option_spec {
     const char *name;
     tr_opt_type type;
     const char *default_value; /* as YAML text; NULL = required */
-    const char *choices;       /* TR_OPT_ENUM only: "a|b|c" */
+    const char *choices;       /* TR_OPT_ENUM: "a|b|c". TR_OPT_INT, TR_OPT_FLOAT (ABI 1.6):
+                                  NULL, or the interval the value must lie in,
+                                  "[1,)", "[0, 1)", "(0, 1]" (the core says so
+                                  with the config line; older cores ignore it) */
     const char *help;
 } tr_option_spec;
 
