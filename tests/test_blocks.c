@@ -3,8 +3,9 @@
  * layer functions it calls (the same bits) and central differences for
  * every tensor, input and initial state, for each cell, token and dense
  * inputs, with and without lengths; the output layer + loss; rows to unit
- * length; dot energies; a scorer's whole attention; the layout helpers and
- * the scratch arena, by hand. */
+ * length; dot energies; a scorer's whole attention, and the attention
+ * object against it (the same bits) and central differences; greedy
+ * decoding steps; the layout helpers and the scratch arena, by hand. */
 #include "trainer/trainer.h"
 #include "tr_check.h"
 
@@ -342,6 +343,96 @@ static void dot_energy_and_attend(void)
     free(k.values); free(k.queries); free(k.energy); free(k.alpha); free(k.ctx); free(k.R); free(dv); free(dq); free(de);
 }
 
+/* ---- the attention object (tr_attn): tr_scorer_attend's bits, its gradients, its errors */
+
+enum { DQ = 3 };
+
+typedef struct attn_obj {
+    tr_attn l;
+    tr_attn_cache c;
+    float *P, *queries, *R;
+} attn_obj;
+
+static double attn_obj_loss(void *p)
+{
+    attn_obj *k = p;
+    tr_attn_forward(&k->l, k->P, &k->c, k->queries, TY);
+    return dotd(k->c.ctx, k->R, TY * AB * D);
+}
+
+static void attn_object(void)
+{
+    rng_seed(71);
+    tr_error err = {0};
+    attn_obj k;
+    memset(&k, 0, sizeof k);
+    tr_registry *reg = tr_registry_new();
+    /* additive: tensors of its own, values and queries of different widths */
+    CU_ASSERT_EQUAL_FATAL(tr_attn_add(&k.l, reg, "attention", "additive", "model.attention", D, DQ, 6, &err), TR_OK);
+    const int np = (int)tr_registry_size(reg);
+    k.P = frand(np, -0.7f, 0.7f);
+    float *G = falloc(np), *G2 = falloc(np);
+    tr_arena a = {NULL, 0};
+    tr_attn_take(&k.c, &a, &k.l, AB, TY, TX);
+    void *block = aligned_alloc(64, (a.used + 63) / 64 * 64);
+    a = (tr_arena){block, 0};
+    tr_attn_take(&k.c, &a, &k.l, AB, TY, TX);
+    k.queries = frand(TY * AB * DQ, -1, 1);
+    k.R = frand(TY * AB * D, -1, 1);
+    float *v = frand(AB * TX * D, -1, 1);
+    memcpy(k.c.values, v, sizeof(float) * AB * TX * D);
+    const int32_t src[AB * TX] = {4, 5, 6, 0, 7, 0, 0, 0}; /* pad 0: 3 and 1 real positions */
+    tr_attn_mask_tokens(&k.c, src, 0);
+    CU_ASSERT(k.c.mask[0] == 1 && k.c.mask[2] == 1 && k.c.mask[3] == 0 && k.c.mask[4] == 1 && k.c.mask[5] == 0);
+    for (int i = 0; i < TY * AB * D; i++)
+        k.c.dctx[i] = NAN; /* forward zeroes it */
+    attn_obj_loss(&k);
+    for (int i = 0; i < TY * AB * D; i++)
+        CU_ASSERT_EQUAL(k.c.dctx[i], 0.0f);
+    CU_ASSERT_EQUAL(k.c.alpha[3], 0.0f);
+    memcpy(k.c.dctx, k.R, sizeof(float) * TY * AB * D);
+    float *dq = falloc(TY * AB * DQ);
+    tr_attn_backward(&k.l, k.P, G, &k.c, dq);
+
+    /* the same through tr_scorer_attend, in buffers of its own: the same bits */
+    const size_t sf = k.l.scorer->scratch_floats(k.l.state, AB, TY, TX);
+    float *ctx = falloc(TY * AB * D), *alpha = falloc(TY * AB * TX), *en = falloc(TY * AB * TX), *scr = falloc((int)sf);
+    float *dv2 = falloc(AB * TX * D), *dq2 = falloc(TY * AB * DQ), *de = falloc(TY * AB * TX);
+    tr_scorer_attend(k.l.scorer, k.l.state, k.P, ctx, alpha, en, scr, v, k.queries, k.c.mask, AB, TY, TX, D);
+    tr_scorer_attend_backward(k.l.scorer, k.l.state, k.P, G2, dv2, dq2, de, k.R, alpha, scr, v, k.queries, AB, TY, TX,
+                              D);
+    CU_ASSERT(memcmp(ctx, k.c.ctx, sizeof(float) * TY * AB * D) == 0);
+    CU_ASSERT(memcmp(alpha, k.c.alpha, sizeof(float) * TY * AB * TX) == 0);
+    CU_ASSERT(memcmp(dv2, k.c.dvalues, sizeof(float) * AB * TX * D) == 0);
+    CU_ASSERT(memcmp(dq2, dq, sizeof(float) * TY * AB * DQ) == 0);
+    CU_ASSERT(memcmp(G2, G, sizeof(float) * np) == 0);
+
+    /* central differences: the values, the queries, the scorer's tensors */
+    float *dv = falloc(AB * TX * D);
+    memcpy(dv, k.c.dvalues, sizeof(float) * AB * TX * D); /* backward rewrites it: keep a copy */
+    GRAD_OK("tr_attn dvalues", attn_obj_loss, &k, k.c.values, dv, AB * TX * D);
+    GRAD_OK("tr_attn dqueries", attn_obj_loss, &k, k.queries, dq, TY * AB * DQ);
+    GRAD_OK("tr_attn scorer tensors", attn_obj_loss, &k, k.P, G, np);
+
+    /* one step of several: forward for steps = 1 writes only row 0 */
+    memset(k.c.ctx, 0, sizeof(float) * TY * AB * D);
+    tr_attn_forward(&k.l, k.P, &k.c, k.queries, 1);
+    CU_ASSERT(memcmp(ctx, k.c.ctx, sizeof(float) * AB * D) == 0);
+    CU_ASSERT_EQUAL(k.c.ctx[AB * D], 0.0f);
+
+    /* errors: an unknown scorer names the key; free is safe on a failed and a zeroed object */
+    tr_attn bad;
+    CU_ASSERT_EQUAL(tr_attn_add(&bad, reg, "attention2", "nope", "model.attention", D, D, 1, &err), TR_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "model.attention: no scorer 'nope'"));
+    tr_attn_free(&bad);
+    tr_attn_free(&bad);
+    tr_attn_free(&k.l);
+    CU_ASSERT_PTR_NULL(k.l.state);
+    tr_registry_delete(reg);
+    free(block); free(k.P); free(G); free(G2); free(k.queries); free(k.R); free(v); free(dq); free(ctx); free(alpha);
+    free(en); free(scr); free(dv2); free(dq2); free(de); free(dv);
+}
+
 /* ---- layouts and the arena, by hand */
 
 static void layouts_by_hand(void)
@@ -360,6 +451,8 @@ static void layouts_by_hand(void)
     CU_ASSERT(memcmp(inputs, want_in, sizeof inputs) == 0);
     CU_ASSERT(memcmp(targets, want_tg, sizeof targets) == 0);
     tr_tokens_time_major(tm, tgt, 2, 3);
+    tr_decoder_inputs(inputs, NULL, NULL, 2, 1, 3, 9); /* no targets: the first step of decoding */
+    CU_ASSERT(inputs[0] == 3 && inputs[1] == 3 && inputs[2] == 5);
     const int32_t want_tm[6] = {5, 7, 6, 9, 9, 9};
     CU_ASSERT(memcmp(tm, want_tm, sizeof tm) == 0);
     float q[4] = {1, 2, 3, 4}, qc[8] = {0};
@@ -393,6 +486,35 @@ static void layouts_by_hand(void)
     CU_ASSERT((unsigned char *)f == block && (unsigned char *)t == block + 64 && m == block + 192 && a.used == 256);
 }
 
+/* ---- greedy decoding, one step at a time */
+
+static void greedy_steps(void)
+{
+    enum { N = 2, TY = 3, TX = 2, V = 4, EOS = 2, PAD = 0 };
+    /* sample 0 emits 3, then eos, then 1 (padded: after its eos); sample 1 emits 1, 1, 2 */
+    const float logits[TY][N * V] = {{0, 0, 0, 5, 0, 4, 0, 0}, {0, 0, 7, 0, 0, 3, 1, 0}, {0, 9, 0, 0, 0, 0, 2, 1}};
+    const float alpha[TY][N * TX] = {{0.25f, 0.75f, 1, 0}, {0.5f, 0.5f, 0, 1}, {1, 0, 0.125f, 0.875f}};
+    int32_t tokens[N * TY], next[N];
+    float att[N * TY * TX];
+    memset(tokens, 0x7f, sizeof tokens);
+    tr_prediction out = {sizeof out, tokens, att, NULL, NULL};
+    const int32_t want_next[TY][N] = {{3, 1}, {2, 1}, {1, 2}}; /* fed back as they are */
+    for (int y = 0; y < TY; y++) {
+        tr_greedy_step(&out, next, logits[y], alpha[y], y, N, TY, TX, V, EOS, PAD);
+        CU_ASSERT(next[0] == want_next[y][0] && next[1] == want_next[y][1]);
+    }
+    const int32_t want[N * TY] = {3, 2, PAD, 1, 1, 2};
+    CU_ASSERT(memcmp(tokens, want, sizeof want) == 0);
+    const float want_att[N * TY * TX] = {0.25f, 0.75f, 0.5f, 0.5f, 1, 0, 1, 0, 0, 1, 0.125f, 0.875f};
+    CU_ASSERT(memcmp(att, want_att, sizeof want_att) == 0);
+    /* no eos: nothing padded; nothing asked for: only next */
+    tr_greedy_step(&out, next, logits[2], alpha[2], 2, N, TY, TX, V, -1, PAD);
+    CU_ASSERT(tokens[2] == 1);
+    tr_prediction none = {sizeof none, NULL, NULL, NULL, NULL};
+    tr_greedy_step(&none, next, logits[0], NULL, 0, N, TY, TX, V, EOS, PAD);
+    CU_ASSERT(next[0] == 3 && next[1] == 1);
+}
+
 int main(void)
 {
     static const tr_test_case cases[] = {
@@ -409,7 +531,9 @@ int main(void)
         {"rows to unit length", l2norm},
         {"dot energies; a scorer's whole attention; tr_scorer_get", dot_energy_and_attend},
         {"cosine energies", cosine_energy},
+        {"the attention object: its bits, gradients and errors", attn_object},
         {"layouts, lookups, argmax and the arena by hand", layouts_by_hand},
+        {"greedy decoding: argmax fed back, padding after eos, the maps", greedy_steps},
         {NULL, NULL},
     };
     return tr_test_run("blocks", cases);

@@ -1313,6 +1313,24 @@ static int is_cmdline(const char *where)
 /* An INT or FLOAT option's range (ABI 1.6): `range` is an interval,
  * "[1,)", "[0, 1)", "(0, 1]"; an empty bound is unbounded. 0 when x lies
  * in it, -1 (why: "must be in ...") when not, -2 for a bad declaration. */
+/* One bound of an interval at *p, up to the ',' or the bracket after it
+ * (spaces around it skipped); none leaves *v (unbounded). -1: not a number. */
+static int interval_bound(const char **p, double *v)
+{
+    while (**p == ' ')
+        (*p)++;
+    if (**p && **p != ',' && **p != ']' && **p != ')') {
+        char *end;
+        *v = strtod(*p, &end);
+        if (end == *p)
+            return -1;
+        *p = end;
+    }
+    while (**p == ' ')
+        (*p)++;
+    return 0;
+}
+
 static int check_interval(const char *range, double x, const char *text,
                           char *why, size_t n)
 {
@@ -1322,30 +1340,9 @@ static int check_interval(const char *range, double x, const char *text,
     while (*p == ' ')
         p++;
     const int lo_open = *p == '(';
-    if (*p != '(' && *p != '[')
+    if ((*p != '(' && *p != '[') || (p++, interval_bound(&p, &lo)) ||
+        *p++ != ',' || interval_bound(&p, &hi))
         goto bad;
-    char *end;
-    for (p++; *p == ' '; p++) {}
-    if (*p != ',') {
-        lo = strtod(p, &end);
-        if (end == p)
-            goto bad;
-        p = end;
-    }
-    while (*p == ' ')
-        p++;
-    if (*p++ != ',')
-        goto bad;
-    while (*p == ' ')
-        p++;
-    if (*p != ']' && *p != ')') {
-        hi = strtod(p, &end);
-        if (end == p)
-            goto bad;
-        p = end;
-    }
-    while (*p == ' ')
-        p++;
     const int hi_open = *p == ')';
     if ((*p != ']' && *p != ')') || p[1] || lo > hi)
         goto bad;

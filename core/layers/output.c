@@ -1,6 +1,8 @@
 /* core/layers/output.c - the output layer (trainer/layers.h, ABI 1.6):
- * dense + softmax + cross-entropy for training, argmax for decoding. */
+ * dense + softmax + cross-entropy for training, argmax and a greedy
+ * decoding step for prediction. */
 #include "trainer/layers.h"
+#include "trainer/plugin.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -32,4 +34,19 @@ void tr_argmax_rows(int32_t *out, int out_stride, const float *x, int N, int C)
                 best = c;
         out[(size_t)n * out_stride] = best;
     }
+}
+
+void tr_greedy_step(tr_prediction *out, int32_t *next, const float *logits, const float *alpha, int y, int n, int Ty,
+                    int Tx, int V, int eos, int pad)
+{
+    tr_argmax_rows(next, 1, logits, n, V);
+    for (size_t i = 0; out->tokens && i < (size_t)n; i++) {
+        int32_t *row = out->tokens + i * Ty;
+        int ended = 0; /* an eos before y: the answer is over */
+        for (int t = 0; t < y && eos >= 0; t++)
+            ended |= row[t] == eos;
+        row[y] = ended ? pad : next[i];
+    }
+    if (out->attention && alpha)
+        tr_copy_cols(out->attention + (size_t)y * Tx, Ty * Tx, alpha, Tx, n, Tx);
 }

@@ -331,3 +331,59 @@ void tr_scorer_attend_backward(const tr_scorer *sc, const void *state, const flo
                               alpha + (size_t)y * B * Tx, values, B, Tx, D);
     sc->backward(state, P, G, dvalues, dqueries, denergy, scratch, values, queries, B, Ty, Tx);
 }
+
+/* ---- the attention object (ABI 1.6) */
+
+tr_status tr_attn_add(tr_attn *l, tr_registry *reg, const char *prefix, const char *name, const char *key,
+                      int key_dim, int query_dim, int units, tr_error *err)
+{
+    memset(l, 0, sizeof *l);
+    l->scorer = tr_scorer_get(name, key, err);
+    if (!l->scorer)
+        return TR_ERR_CONFIG;
+    l->D = key_dim;
+    return l->scorer->create(&l->state, reg, prefix, key_dim, query_dim, units, err);
+}
+
+void tr_attn_free(tr_attn *l)
+{
+    if (l && l->scorer && l->state)
+        l->scorer->destroy(l->state);
+    if (l)
+        l->state = NULL;
+}
+
+void tr_attn_take(tr_attn_cache *c, tr_arena *a, const tr_attn *l, int B, int Ty, int Tx)
+{
+    memset(c, 0, sizeof *c);
+    B = B > 0 ? B : 0, Ty = Ty > 0 ? Ty : 0, Tx = Tx > 0 ? Tx : 0;
+    const size_t V = (size_t)B * Tx * l->D, E = (size_t)Ty * B * Tx, C = (size_t)Ty * B * l->D;
+    tr_arena_floats(a, V, &c->values, &c->dvalues, NULL);
+    TR_TAKE(a, c->mask, (size_t)B * Tx);
+    tr_arena_floats(a, E, &c->energy, &c->alpha, &c->denergy, NULL);
+    tr_arena_floats(a, C, &c->ctx, &c->dctx, NULL);
+    TR_TAKE(a, c->scratch, l->scorer->scratch_floats(l->state, B, Ty, Tx));
+    c->B = B, c->Ty = Ty, c->Tx = Tx;
+}
+
+void tr_attn_mask_tokens(tr_attn_cache *c, const int32_t *src, int pad)
+{
+    for (size_t i = 0; i < (size_t)c->B * c->Tx; i++)
+        c->mask[i] = src[i] != pad;
+}
+
+void tr_attn_forward(const tr_attn *l, const float *P, tr_attn_cache *c, const float *queries, int steps)
+{
+    c->queries = queries;
+    c->steps = steps;
+    tr_scorer_attend(l->scorer, l->state, P, c->ctx, c->alpha, c->energy, c->scratch, c->values, queries, c->mask,
+                     c->B, steps, c->Tx, l->D);
+    memset(c->dctx, 0, (size_t)steps * c->B * l->D * sizeof *c->dctx);
+}
+
+void tr_attn_backward(const tr_attn *l, const float *P, float *G, tr_attn_cache *c, float *dqueries)
+{
+    memset(c->dvalues, 0, (size_t)c->B * c->Tx * l->D * sizeof *c->dvalues);
+    tr_scorer_attend_backward(l->scorer, l->state, P, G, c->dvalues, dqueries, c->denergy, c->dctx, c->alpha,
+                              c->scratch, c->values, c->queries, c->B, c->steps, c->Tx, l->D);
+}

@@ -42,11 +42,10 @@ void tr_decoder_inputs(int32_t *inputs, int32_t *targets, const int32_t *tgt, in
 {
     for (int y = 0; y < T; y++)
         for (int i = 0; i < n; i++) {
-            const int32_t t = tgt[(size_t)i * T + y];
             if (inputs)
-                inputs[(size_t)y * n + i] = y ? tgt[(size_t)i * T + y - 1] : start;
-            if (targets)
-                targets[(size_t)y * n + i] = t == pad ? -1 : t;
+                inputs[(size_t)y * n + i] = y && tgt ? tgt[(size_t)i * T + y - 1] : start;
+            if (targets && tgt)
+                targets[(size_t)y * n + i] = tgt[(size_t)i * T + y] == pad ? -1 : tgt[(size_t)i * T + y];
         }
 }
 

@@ -10,9 +10,8 @@
  *   t_i  = tanh([s_i, c_i] Wc + bc);  p_i = softmax(t_i Wo + bo)  (Luong's attentional state)
  *   loss = sum over non-padding target positions of cross-entropy
  *
- * No input feeding: training runs the decoder as one sequence, prediction step by step.
- * Layouts: time-major [T,n,...] for recurrences, batch-major [n,T,...] for the
- * attention's values. Backward functions ADD into d*. */
+ * No input feeding: training runs the decoder as one sequence, prediction step by step. Recurrences are
+ * time-major [T,n,...], the attention's values batch-major [n,Tx,H]; backward functions ADD into d*. */
 #include <stdlib.h>
 #include <string.h>
 #include "trainer/trainer.h"
@@ -22,10 +21,7 @@
  * [Ty,B,Tx]; the core does the masked softmax and the weighted sum. Its
  * tensors get the model's prefix ("attention.scale"), so checkpoints keep them. */
 
-typedef struct cosine_state {
-    int D;
-    size_t scale; /* offset of g */
-} cosine_state;
+typedef struct cosine_state { int D; size_t scale; /* the width; the offset of g */ } cosine_state;
 
 static tr_status cosine_create(void **state, tr_registry *reg, const char *prefix, int Dk, int Dq, int units,
                                tr_error *err)
@@ -89,19 +85,18 @@ TR_SCORERS_DEFINE(&cosine_scorer)
 
 typedef struct tr_model {
     int Tx, Ty, Vt, H, A, pad_s, pad_t;
-    const tr_scorer *scorer;
-    void *sstate;
     tr_recurrent enc, dec; /* GRUs over one-hot tokens; the decoder's row Vt is the start input */
+    tr_attn att;           /* the scorer model.attention names, over the encoder's states */
     size_t cmb_k, cmb_b, out_k, out_b; /* combine [2H,A] [A], output [A,Vt] [Vt] */
 } tr_model;
 
 /* Scratch: one function lays it out, for sizing (base NULL) and for use. */
 typedef struct bufs {
     int32_t *tok_s, *tok_d, *tgt; /* [Tx,n] [Ty,n] [Ty,n] time-major; tgt -1 at padding */
-    uint8_t *mask;                /* [n,Tx] 1 = a real source token */
     tr_recurrent_cache enc, dec;  /* the GRUs' states .h [T,n,H] and caches */
-    float *values, *energy, *alpha, *ctx, *att, *logits, *probs, *sscratch, *s; /* and d* of some: */
-    float *dvalues, *denergy, *dctx, *datt, *dpre, *dh0; /* contiguous: dbytes */
+    tr_attn_cache att;            /* .values [n,Tx,H], .mask; .alpha [Ty,n,Tx], .ctx [Ty,n,H]; .dctx */
+    float *cmb, *logits, *probs;   /* [Ty*n,A] [Ty*n,Vt] x2 */
+    float *dcmb, *dpre, *dh0, *s;  /* gradients, contiguous (dbytes): zeroed at once by train(); s [n,H] */
     size_t dbytes, bytes;
 } bufs;
 
@@ -109,25 +104,18 @@ static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
     tr_arena a = {base, 0};
-    const size_t N = (size_t)n, Tx = (size_t)m->Tx, H = (size_t)m->H, A = (size_t)m->A, R = (size_t)m->Ty * N;
+    const size_t N = (size_t)n, Tx = (size_t)m->Tx, R = (size_t)m->Ty * N, RA = R * (size_t)m->A;
     TR_TAKE(&a, b.tok_s, Tx * N);
     TR_TAKE(&a, b.tok_d, R);
     TR_TAKE(&a, b.tgt, R);
-    TR_TAKE(&a, b.mask, N * Tx);
     tr_recurrent_take(&b.enc, &a, &m->enc, m->Tx, n);
     tr_recurrent_take(&b.dec, &a, &m->dec, m->Ty, n);
-    TR_TAKE(&a, b.sscratch, m->scorer->scratch_floats(m->sstate, n, m->Ty, m->Tx));
-    tr_arena_floats(&a, R * m->Vt, &b.logits, &b.probs, NULL);
-    tr_arena_floats(&a, N * Tx * H, &b.values, NULL);      /* [n,Tx,H] */
-    tr_arena_floats(&a, R * Tx, &b.energy, &b.alpha, NULL); /* [Ty,n,Tx] */
-    tr_arena_floats(&a, R * H, &b.ctx, NULL);               /* [Ty,n,H] */
-    tr_arena_floats(&a, R * A, &b.att, NULL);               /* [Ty*n,A] */
-    const size_t d0 = a.used; /* the gradients, zeroed at once by train() */
-    tr_arena_floats(&a, N * Tx * H, &b.dvalues, NULL);
-    tr_arena_floats(&a, R * Tx, &b.denergy, NULL);
-    tr_arena_floats(&a, R * H, &b.dctx, NULL);
-    tr_arena_floats(&a, R * A, &b.datt, &b.dpre, NULL);
-    tr_arena_floats(&a, N * H, &b.dh0, &b.s, NULL);
+    tr_attn_take(&b.att, &a, &m->att, n, m->Ty, m->Tx);
+    tr_arena_floats(&a, RA, &b.cmb, NULL);
+    tr_arena_floats(&a, R * (size_t)m->Vt, &b.logits, &b.probs, NULL);
+    const size_t d0 = a.used;
+    tr_arena_floats(&a, RA, &b.dcmb, &b.dpre, NULL);
+    tr_arena_floats(&a, N * (size_t)m->H, &b.dh0, &b.s, NULL);
     b.dbytes = a.used - d0;
     b.bytes = a.used;
     return b;
@@ -140,21 +128,19 @@ static void encode(const tr_model *m, const float *P, bufs *b, const tr_batch *b
 {
     const int n = batch->n, Tx = m->Tx, H = m->H;
     tr_tokens_time_major(b->tok_s, batch->src, n, Tx);
-    for (int i = 0; i < n * Tx; i++)
-        b->mask[i] = batch->src[i] != m->pad_s;
+    tr_attn_mask_tokens(&b->att, batch->src, m->pad_s);
     tr_recurrent_forward(&m->enc, P, &b->enc, NULL, b->tok_s, NULL, NULL, Tx, n);
-    tr_swap_batch_time(b->values, H, b->enc.h, H, Tx, n, H);
+    tr_swap_batch_time(b->att.values, H, b->enc.h, H, Tx, n, H);
 }
 
 /* Attention and the attentional state for `steps` decoder states q
- * [steps,n,H]: energy, alpha, ctx, att = tanh([q, ctx] Wc + bc). */
+ * [steps,n,H]: alpha, ctx, then cmb = tanh([q, ctx] Wc + bc). */
 static void attend(const tr_model *m, const float *P, bufs *b, const float *q, int n, int steps)
 {
     const int H = m->H, R = steps * n;
-    tr_scorer_attend(m->scorer, m->sstate, P, b->ctx, b->alpha, b->energy, b->sscratch, b->values, q, b->mask, n,
-                     steps, m->Tx, H);
-    tr_dense_cat_forward(b->att, q, b->ctx, P + m->cmb_k, P + m->cmb_b, R, H, H, m->A);
-    tr_act_forward(b->att, b->att, R * m->A, TR_ACT_TANH);
+    tr_attn_forward(&m->att, P, &b->att, q, steps);
+    tr_dense_cat_forward(b->cmb, q, b->att.ctx, P + m->cmb_k, P + m->cmb_b, R, H, H, m->A);
+    tr_act_forward(b->cmb, b->cmb, R * m->A, TR_ACT_TANH);
 }
 
 /* Forward + backward over a sub-batch: ADDS the gradient of the summed loss
@@ -170,20 +156,19 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     const float *h0 = b.enc.h + (size_t)(Tx - 1) * n * H;
     tr_recurrent_forward(&m->dec, P, &b.dec, NULL, b.tok_d, h0, NULL, Ty, n);
     attend(m, P, &b, b.dec.h, n, Ty);
-    *loss = tr_dense_xent_forward(b.probs, b.logits, b.att, P + m->out_k, P + m->out_b, b.tgt, R, A, m->Vt);
+    *loss = tr_dense_xent_forward(b.probs, b.logits, b.cmb, P + m->out_k, P + m->out_b, b.tgt, R, A, m->Vt);
 
     /* backward, in reverse order, into zeroed d* buffers */
-    memset(b.dvalues, 0, b.dbytes);
-    tr_dense_xent_backward(b.datt, G + m->out_k, G + m->out_b, b.logits, b.probs, b.tgt, b.att, P + m->out_k, 1.0f, R,
+    memset(b.dcmb, 0, b.dbytes);
+    tr_dense_xent_backward(b.dcmb, G + m->out_k, G + m->out_b, b.logits, b.probs, b.tgt, b.cmb, P + m->out_k, 1.0f, R,
                            A, m->Vt);
-    tr_act_backward(b.dpre, b.datt, b.att, R * A, TR_ACT_TANH);
+    tr_act_backward(b.dpre, b.dcmb, b.cmb, R * A, TR_ACT_TANH);
     memset(b.dec.dh, 0, (size_t)R * H * sizeof(float));
-    tr_dense_cat_backward(b.dec.dh, b.dctx, G + m->cmb_k, G + m->cmb_b, b.dpre, b.dec.h, b.ctx, P + m->cmb_k, R, H, H,
-                          A);
-    tr_scorer_attend_backward(m->scorer, m->sstate, P, G, b.dvalues, b.dec.dh, b.denergy, b.dctx, b.alpha, b.sscratch,
-                              b.values, b.dec.h, n, Ty, Tx, H);
+    tr_dense_cat_backward(b.dec.dh, b.att.dctx, G + m->cmb_k, G + m->cmb_b, b.dpre, b.dec.h, b.att.ctx, P + m->cmb_k,
+                          R, H, H, A);
+    tr_attn_backward(&m->att, P, G, &b.att, b.dec.dh);
     tr_recurrent_backward(&m->dec, P, G, &b.dec, b.dec.dh, NULL, b.dh0);
-    tr_swap_batch_time(b.enc.dh, H, b.dvalues, H, n, Tx, H); /* values back to time-major */
+    tr_swap_batch_time(b.enc.dh, H, b.att.dvalues, H, n, Tx, H); /* values back to time-major */
     tr_add_inplace(b.enc.dh + (size_t)(Tx - 1) * n * H, b.dh0, (long)n * H); /* and the decoder's initial state */
     tr_recurrent_backward(&m->enc, P, G, &b.enc, b.enc.dh, NULL, NULL);
     return TR_OK;
@@ -199,18 +184,13 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     const int n = batch->n, Tx = m->Tx, Ty = m->Ty, H = m->H;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    for (int i = 0; i < n; i++)
-        b.tok_d[i] = m->Vt; /* the start row */
+    tr_decoder_inputs(b.tok_d, NULL, NULL, n, 1, m->Vt, m->pad_t); /* the start row */
     for (int y = 0; y < Ty; y++) { /* from the encoder's last state, then the decoder's */
         const float *s = y ? b.s : b.enc.h + (size_t)(Tx - 1) * n * H;
         tr_recurrent_forward(&m->dec, P, &b.dec, NULL, b.tok_d, s, NULL, 1, n);
         attend(m, P, &b, b.dec.h, n, 1);
-        tr_dense_forward(b.logits, b.att, P + m->out_k, P + m->out_b, n, m->A, m->Vt);
-        tr_argmax_rows(b.tok_d, 1, b.logits, n, m->Vt);
-        if (out->tokens)
-            tr_argmax_rows(out->tokens + y, Ty, b.logits, n, m->Vt);
-        if (out->attention)
-            tr_copy_cols(out->attention + (size_t)y * Tx, Ty * Tx, b.alpha, Tx, n, Tx);
+        tr_dense_forward(b.logits, b.cmb, P + m->out_k, P + m->out_b, n, m->A, m->Vt);
+        tr_greedy_step(out, b.tok_d, b.logits, b.att.alpha, y, n, Ty, Tx, m->Vt, -1, 0); /* argmax: the next input */
         memcpy(b.s, b.dec.h, (size_t)n * H * sizeof(float));
     }
     return TR_OK;
@@ -228,8 +208,8 @@ enum { OPT_HIDDEN, OPT_ATTENTIONAL, OPT_ATTENTION, OPT_ATTENTION_UNITS };
 
 static void destroy(tr_model *m)
 {
-    if (m && m->sstate)
-        m->scorer->destroy(m->sstate);
+    if (m)
+        tr_attn_free(&m->att);
     free(m);
 }
 
@@ -238,19 +218,18 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     const tr_option_value *o = info->options;
     if (info->src_len < 1 || info->tgt_len < 1 || info->src_vocab < 1 || info->tgt_vocab < 1)
         return tr_error_set(err, TR_ERR_CONFIG, "luong_attn needs token sequences (char_pairs, word_pairs)");
-    const tr_scorer *sc = tr_scorer_get(o[OPT_ATTENTION].s, "model.attention", err);
-    tr_model *m = sc ? calloc(1, sizeof *m) : NULL;
+    tr_model *m = calloc(1, sizeof *m);
     if (!m)
-        return sc ? tr_error_set(err, TR_ERR_NOMEM, "out of memory") : TR_ERR_CONFIG;
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
     *m = (tr_model){.Tx = info->src_len, .Ty = info->tgt_len, .Vt = info->tgt_vocab, .pad_s = info->src_pad,
-                    .pad_t = info->tgt_pad, .H = (int)o[OPT_HIDDEN].i, .A = (int)o[OPT_ATTENTIONAL].i, .scorer = sc};
+                    .pad_t = info->tgt_pad, .H = (int)o[OPT_HIDDEN].i, .A = (int)o[OPT_ATTENTIONAL].i};
     const int H = m->H;
-    /* Initial values are drawn by the core from (run.seed, tensor name): the GRUs' kernels (one-hot rows)
-     * U(-1, 1), recurrent kernels orthogonal, biases 0; dense kernels Glorot uniform. */
+    /* Drawn by the core from (run.seed, tensor name): GRU kernels U(-1, 1), recurrent orthogonal, biases 0 */
     const tr_init gru[3] = {{TR_INIT_UNIFORM, -1.0f, 1.0f}, {TR_INIT_ORTHOGONAL, 1, 0}, {TR_INIT_ZEROS, 0, 0}};
     tr_status s = tr_recurrent_add(&m->enc, reg, "encoder", TR_CELL_GRU, info->src_vocab, 1, H, gru, err);
     if (!s) s = tr_recurrent_add(&m->dec, reg, "decoder", TR_CELL_GRU, m->Vt + 1, 1, H, gru, err);
-    if (!s) s = sc->create(&m->sstate, reg, "attention", H, H, (int)o[OPT_ATTENTION_UNITS].i, err);
+    if (!s) s = tr_attn_add(&m->att, reg, "attention", o[OPT_ATTENTION].s, "model.attention", H, H,
+                            (int)o[OPT_ATTENTION_UNITS].i, err);
     if (!s) s = tr_param_add_dense(reg, "combine", 2 * H, m->A, &m->cmb_k, &m->cmb_b, err);
     if (!s) s = tr_param_add_dense(reg, "output", m->A, m->Vt, &m->out_k, &m->out_b, err);
     if (s)

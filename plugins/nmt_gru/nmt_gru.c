@@ -19,23 +19,19 @@
 typedef struct tr_model {
     int Tx, Ty, Vt, H, K;
     int pad_s, pad_t, bos, eos;
-    const tr_scorer *scorer;
-    void *sstate;
     tr_recurrent enc, dec;  /* GRUs over one-hot tokens: kernels [Vs,3H] and [Vt,3H] */
+    tr_attn att;            /* model.attention's scorer over the encoder's states */
     size_t out_k, out_b;    /* [2H,Vt] [Vt] */
 } tr_model;
 
 typedef struct bufs {
     int32_t *tok_s, *tok_d, *tgt;     /* [Tx,n] [Ty,n] [Ty,n] time-major; tgt -1 at padding */
     int32_t *rows, *tgt_c;            /* [Ty*n]: the non-padding target rows, and their targets */
-    uint8_t *mask;                    /* [n,Tx] 1 = real token */
     tr_recurrent_cache enc, dec;      /* the GRUs' states .h [T,n,H] and caches */
-    float *values;                    /* [n,Tx,H] encoder states, batch-major */
-    float *energy, *alpha, *ctx;      /* [Ty,n,Tx] [Ty,n,Tx] [Ty,n,H] */
+    tr_attn_cache att;                /* .values [n,Tx,H] (batch-major), .mask; .alpha, .ctx [Ty,n,...] */
     float *cat, *logits, *probs;      /* [Ty*n,2H] [Ty*n,Vt] [Ty*n,Vt] */
     float *cat_c;                     /* [Ty*n,2H] the non-padding rows of cat */
-    float *sscratch;                  /* the scorer's */
-    float *dcat, *dctx, *denergy, *dvalues, *dh0, *s;
+    float *dcat, *dh0, *s;
     size_t bytes;
 } bufs;
 
@@ -49,13 +45,9 @@ static bufs layout(const tr_model *m, int n, void *base)
     TR_TAKE(&a, b.tgt, R);
     TR_TAKE(&a, b.rows, R);
     TR_TAKE(&a, b.tgt_c, R);
-    TR_TAKE(&a, b.mask, N * Tx);
     tr_recurrent_take(&b.enc, &a, &m->enc, m->Tx, n);
     tr_recurrent_take(&b.dec, &a, &m->dec, m->Ty, n);
-    TR_TAKE(&a, b.sscratch, m->scorer->scratch_floats(m->sstate, n, m->Ty, m->Tx));
-    tr_arena_floats(&a, N * Tx * H, &b.values, &b.dvalues, NULL);      /* [n,Tx,H] */
-    tr_arena_floats(&a, R * Tx, &b.energy, &b.alpha, &b.denergy, NULL); /* [Ty,n,Tx] */
-    tr_arena_floats(&a, R * H, &b.ctx, &b.dctx, NULL);                  /* [Ty,n,H] */
+    tr_attn_take(&b.att, &a, &m->att, n, m->Ty, m->Tx);
     tr_arena_floats(&a, R * 2 * H, &b.cat, &b.cat_c, &b.dcat, NULL);    /* [Ty*n,2H] */
     tr_arena_floats(&a, R * m->Vt, &b.logits, &b.probs, NULL);          /* [Ty*n,Vt] */
     tr_arena_floats(&a, N * H, &b.dh0, &b.s, NULL);                     /* [n,H] */
@@ -70,21 +62,19 @@ static void encode(const tr_model *m, const float *P, bufs *b, const tr_batch *b
 {
     const int n = batch->n, Tx = m->Tx, H = m->H;
     tr_tokens_time_major(b->tok_s, batch->src, n, Tx);
-    for (int i = 0; i < n * Tx; i++)
-        b->mask[i] = batch->src[i] != m->pad_s;
+    tr_attn_mask_tokens(&b->att, batch->src, m->pad_s);
     tr_recurrent_forward(&m->enc, P, &b->enc, NULL, b->tok_s, NULL, NULL, Tx, n);
-    tr_swap_batch_time(b->values, H, b->enc.h, H, Tx, n, H);
+    tr_swap_batch_time(b->att.values, H, b->enc.h, H, Tx, n, H);
 }
 
-/* Attention for `steps` decoder states q [steps,n,H]: fills energy, alpha,
- * ctx and cat = [q, ctx] for those steps. */
+/* Attention for `steps` decoder states q [steps,n,H]: fills alpha, ctx
+ * and cat = [q, ctx] for those steps. */
 static void attend(const tr_model *m, const float *P, bufs *b, const float *q, int n, int steps)
 {
     const int H = m->H, R = steps * n;
-    tr_scorer_attend(m->scorer, m->sstate, P, b->ctx, b->alpha, b->energy, b->sscratch, b->values, q, b->mask, n,
-                     steps, m->Tx, H);
+    tr_attn_forward(&m->att, P, &b->att, q, steps);
     tr_copy_cols(b->cat, 2 * H, q, H, R, H);
-    tr_copy_cols(b->cat + H, 2 * H, b->ctx, H, R, H);
+    tr_copy_cols(b->cat + H, 2 * H, b->att.ctx, H, R, H);
 }
 
 /* The decoder over the targets shifted right (<s> first), from the encoder's last state. */
@@ -127,13 +117,11 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     for (int k = 0; k < M; k++)
         memcpy(b.dcat + (size_t)b.rows[k] * 2 * H, dcat_c + (size_t)k * 2 * H, (size_t)2 * H * sizeof(float));
     tr_copy_cols(b.dec.dh, H, b.dcat, 2 * H, (int)R, H); /* d[s, c] -> ds, dc */
-    tr_copy_cols(b.dctx, H, b.dcat + H, 2 * H, (int)R, H);
-    memset(b.dvalues, 0, (size_t)n * Tx * H * sizeof(float));
-    tr_scorer_attend_backward(m->scorer, m->sstate, P, G, b.dvalues, b.dec.dh, b.denergy, b.dctx, b.alpha, b.sscratch,
-                              b.values, b.dec.h, n, Ty, Tx, H);
+    tr_copy_cols(b.att.dctx, H, b.dcat + H, 2 * H, (int)R, H);
+    tr_attn_backward(&m->att, P, G, &b.att, b.dec.dh);
     memset(b.dh0, 0, (size_t)n * H * sizeof(float));
     tr_recurrent_backward(&m->dec, P, G, &b.dec, b.dec.dh, NULL, b.dh0);
-    tr_swap_batch_time(b.enc.dh, H, b.dvalues, H, n, Tx, H); /* values back to time-major */
+    tr_swap_batch_time(b.enc.dh, H, b.att.dvalues, H, n, Tx, H); /* values back to time-major */
     tr_add_inplace(b.enc.dh + (size_t)(Tx - 1) * n * H, b.dh0, (long)n * H); /* and the decoder's initial state */
     tr_recurrent_backward(&m->enc, P, G, &b.enc, b.enc.dh, NULL, NULL);
     return TR_OK;
@@ -167,25 +155,13 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     const int n = batch->n, Tx = m->Tx, Ty = m->Ty, H = m->H, Vt = m->Vt;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    int32_t *tok = b.tok_d;
-    uint8_t *done = (uint8_t *)b.tgt;
-    for (int i = 0; i < n; i++) {
-        tok[i] = m->bos;
-        done[i] = 0;
-    }
-    for (int y = 0; y < Ty; y++) { /* from the encoder's last state, then the decoder's */
+    tr_decoder_inputs(b.tok_d, NULL, NULL, n, 1, m->bos, m->pad_t);
+    for (int y = 0; y < Ty; y++) { /* from the encoder's last state, then the decoder's; </s> ends an answer */
         const float *s = y ? b.s : b.enc.h + (size_t)(Tx - 1) * n * H;
-        tr_recurrent_forward(&m->dec, P, &b.dec, NULL, tok, s, NULL, 1, n);
+        tr_recurrent_forward(&m->dec, P, &b.dec, NULL, b.tok_d, s, NULL, 1, n);
         attend(m, P, &b, b.dec.h, n, 1);
         tr_dense_forward(b.logits, b.cat, P + m->out_k, P + m->out_b, n, 2 * H, Vt);
-        tr_argmax_rows(tok, 1, b.logits, n, Vt);
-        for (int i = 0; i < n; i++) {
-            if (out->tokens)
-                out->tokens[(size_t)i * Ty + y] = done[i] ? m->pad_t : tok[i];
-            done[i] |= tok[i] == m->eos;
-        }
-        if (out->attention)
-            tr_copy_cols(out->attention + (size_t)y * Tx, Ty * Tx, b.alpha, Tx, n, Tx);
+        tr_greedy_step(out, b.tok_d, b.logits, b.att.alpha, y, n, Ty, Tx, Vt, m->eos, m->pad_t);
         memcpy(b.s, b.dec.h, (size_t)n * H * sizeof(float));
     }
     return TR_OK;
@@ -200,8 +176,8 @@ static const tr_option_spec options[] = {
 
 static void destroy(tr_model *m)
 {
-    if (m && m->sstate)
-        m->scorer->destroy(m->sstate);
+    if (m)
+        tr_attn_free(&m->att);
     free(m);
 }
 
@@ -210,13 +186,12 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     const tr_option_value *o = info->options;
     if (info->size < offsetof(tr_model_info, tgt_eos) + sizeof info->tgt_eos || info->tgt_bos < 0 || info->tgt_eos < 0)
         return tr_error_set(err, TR_ERR_CONFIG, "nmt_gru needs a target vocabulary with <s> and </s> (data.kind: word_pairs)");
-    const tr_scorer *sc = tr_scorer_get(o[1].s, "model.attention", err);
-    tr_model *m = sc ? calloc(1, sizeof *m) : NULL;
+    tr_model *m = calloc(1, sizeof *m);
     if (!m)
-        return sc ? tr_error_set(err, TR_ERR_NOMEM, "out of memory") : TR_ERR_CONFIG;
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
     *m = (tr_model){.Tx = info->src_len, .Ty = info->tgt_len, .Vt = info->tgt_vocab, .H = (int)o[0].i,
                     .K = (int)o[2].i, .pad_s = info->src_pad, .pad_t = info->tgt_pad, .bos = info->tgt_bos,
-                    .eos = info->tgt_eos, .scorer = sc};
+                    .eos = info->tgt_eos};
     const int H = m->H;
     /* The input kernels are lookup tables (one-hot inputs). U(-1, 1) gives
      * them the spread an embedding N(0, 1) times a GRU input kernel has at
@@ -225,7 +200,7 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     const tr_init gru[3] = {{TR_INIT_UNIFORM, -1.0f, 1.0f}, {TR_INIT_ORTHOGONAL, 1, 0}, {TR_INIT_ZEROS, 0, 0}};
     tr_status s = tr_recurrent_add(&m->enc, reg, "encoder", TR_CELL_GRU, info->src_vocab, 1, H, gru, err);
     if (!s) s = tr_recurrent_add(&m->dec, reg, "decoder", TR_CELL_GRU, m->Vt, 1, H, gru, err);
-    if (!s) s = sc->create(&m->sstate, reg, "attention", H, H, m->K, err);
+    if (!s) s = tr_attn_add(&m->att, reg, "attention", o[1].s, "model.attention", H, H, m->K, err);
     if (!s) s = tr_param_add_dense(reg, "output", 2 * H, m->Vt, &m->out_k, &m->out_b, err);
     if (s)
         destroy(m);

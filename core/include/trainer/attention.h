@@ -15,6 +15,7 @@
 #include "trainer/export.h"
 #include "trainer/params.h"
 #include "trainer/plugin.h"
+#include "trainer/scratch.h"
 #include "trainer/status.h"
 
 TR_EXTERN_C_BEGIN
@@ -112,6 +113,67 @@ TR_API void tr_scorer_attend_backward(const tr_scorer *sc, const void *state,
                                       float *scratch, const float *values,
                                       const float *queries, int B, int Ty,
                                       int Tx, int D);
+
+/* ---- Appended in ABI 1.6: a scored attention over an encoder as one
+ * object, as trainer/recurrent.h is for the recurrences. What seq2seq
+ * plugins wrote around tr_scorer_attend: finding the scorer by its config
+ * name, its state and scratch, the buffers of its inputs and outputs:
+ *
+ *     tr_attn att;                              // in the model, from create()
+ *     tr_attn_add(&att, reg, "attention", o[K].s, "model.attention", H, H, units, err);
+ *     tr_attn_cache c;                          // in the scratch layout
+ *     tr_attn_take(&c, &arena, &att, n, Ty, Tx);
+ *     // fill c.values [n,Tx,H] and c.mask [n,Tx] (tr_attn_mask_tokens), then per call:
+ *     tr_attn_forward(&att, P, &c, queries, Ty);   // c.ctx, c.alpha [Ty,n,...]
+ *     // add d(loss)/d(ctx) into c.dctx, then:
+ *     tr_attn_backward(&att, P, G, &c, dqueries);  // c.dvalues, dqueries +=
+ *     tr_attn_free(&att);                       // in destroy()
+ *
+ * The arithmetic is tr_scorer_attend's, in the same order. */
+
+typedef struct tr_attn {
+    const tr_scorer *scorer;
+    void *state; /* the scorer's; NULL until added */
+    int D;       /* the values' width (the scorer's key_dim) */
+} tr_attn;
+
+/* The scorer called `name` (NULL: err names `key`, as tr_scorer_get),
+ * its tensors registered under prefix; key_dim the values' width,
+ * query_dim the queries', units for scorers that have them. */
+TR_API tr_status tr_attn_add(tr_attn *l, tr_registry *reg, const char *prefix,
+                             const char *name, const char *key, int key_dim,
+                             int query_dim, int units, tr_error *err);
+/* Frees the scorer's state; safe on a zeroed or a failed one. */
+TR_API void tr_attn_free(tr_attn *l);
+
+typedef struct tr_attn_cache {
+    float *values;  /* [B,Tx,D] what is attended to: the caller fills it */
+    uint8_t *mask;  /* [B,Tx] 1 = a real source position: the caller fills it */
+    float *energy;  /* [Ty,B,Tx] the scorer's energies */
+    float *alpha;   /* [Ty,B,Tx] the weights: 0 where mask is 0 */
+    float *ctx;     /* [Ty,B,D] the contexts: sum_t alpha values */
+    float *dctx;    /* [Ty,B,D] zeroed by forward: the caller adds d(loss)/d(ctx) */
+    float *dvalues; /* [B,Tx,D] written by backward */
+    float *denergy, *scratch; /* backward's, the scorer's */
+    /* what forward was given, read by backward */
+    const float *queries;
+    int B, Ty, Tx, steps;
+} tr_attn_cache;
+
+/* The cache of up to Ty query steps over B samples of Tx values. */
+TR_API void tr_attn_take(tr_attn_cache *c, tr_arena *a, const tr_attn *l,
+                         int B, int Ty, int Tx);
+/* c->mask[b,t] = src[b,t] != pad: the usual mask, from tr_batch.src [B,Tx] */
+TR_API void tr_attn_mask_tokens(tr_attn_cache *c, const int32_t *src, int pad);
+/* Attention for queries[steps,B,Dq] (time-major, steps <= Ty) over
+ * c->values and c->mask: c->energy, c->alpha, c->ctx for those steps.
+ * queries is read again by backward: keep it. */
+TR_API void tr_attn_forward(const tr_attn *l, const float *P,
+                            tr_attn_cache *c, const float *queries, int steps);
+/* From c->dctx: accumulates the scorer's gradients into G and
+ * dqueries[steps,B,Dq]; writes c->dvalues. */
+TR_API void tr_attn_backward(const tr_attn *l, const float *P, float *G,
+                             tr_attn_cache *c, float *dqueries);
 
 TR_EXTERN_C_END
 

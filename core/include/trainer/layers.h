@@ -320,7 +320,8 @@ TR_API void tr_tokens_time_major(int32_t *out, const int32_t *in, int n,
                                  int T);
 /* Teacher forcing, time-major, from tgt[n,T] (tr_batch.tgt): inputs[T,n] =
  * start, then the targets shifted right by one; targets[T,n] = tgt with
- * `pad` as -1 (ignored by the losses). Either output may be NULL. */
+ * `pad` as -1 (ignored by the losses). Either output may be NULL; tgt
+ * NULL: every input is start (greedy decoding's first step, T = 1). */
 TR_API void tr_decoder_inputs(int32_t *inputs, int32_t *targets,
                               const int32_t *tgt, int n, int T, int start,
                               int pad);
@@ -332,6 +333,15 @@ TR_API void tr_copy_cols(float *out, int out_stride, const float *in,
  * maxima), for greedy decoding: out_stride Ty writes column y of [n, Ty] */
 TR_API void tr_argmax_rows(int32_t *out, int out_stride, const float *x,
                            int N, int C);
+/* One step y < Ty of greedy decoding, after the step's logits[n,V]:
+ * next[n] = their argmax, the next step's inputs; and what predict()
+ * hands back (trainer/plugin.h): out->tokens[:, y] = next, or pad for a
+ * sample that emitted eos at an earlier step (eos < 0: none), and
+ * out->attention[:, y, :] = alpha[n,Tx], each when the core asks for it. */
+struct tr_prediction;
+TR_API void tr_greedy_step(struct tr_prediction *out, int32_t *next,
+                           const float *logits, const float *alpha, int y,
+                           int n, int Ty, int Tx, int V, int eos, int pad);
 
 /* ---- a dense layer over two inputs side by side, [a, b] . W + bias,
  * without making the concatenation: W[Da+Db,O] (a's rows first) */
