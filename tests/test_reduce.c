@@ -1,6 +1,6 @@
 /* tests/test_reduce.c - the exact reduction (core/runtime/reduce.c): chunks spread
  * over threads, tables reduced row by row (tr_param_add_rows) giving the
- * dense sum's bits, the touched-row flags, packing for the ranks' sum. */
+ * dense sum's bits, the touched-row flags, the packed layout of the sums. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -62,10 +62,12 @@ static void reduce_step(float *grad, float *rowflags, fixture *f, float *shards,
     const size_t total = f->reg.total;
     float maxabs[3];
     double scales[3];
+    size_t pos[3 + 1050];
     CU_ASSERT_EQUAL(tr_exact_maxabs(maxabs, rowflags, shards, SHARDS, total, &f->reg), -1);
     tr_exact_scales(scales, maxabs, 3, SHARDS);
-    tr_exact_quantize_sum(acc, shards, SHARDS, total, &f->reg, scales, rowflags);
-    tr_exact_to_float(grad, acc, &f->reg, scales, 32.0, rowflags, out_rows);
+    CU_ASSERT(tr_exact_layout(pos, &f->reg, rowflags) <= total);
+    tr_exact_quantize_sum(acc, shards, SHARDS, total, &f->reg, scales, pos);
+    tr_exact_to_float(grad, acc, &f->reg, scales, 32.0, pos, out_rows);
 }
 
 /* The first step of a run: acc and grad zero, as session.c allocates them. */
@@ -153,33 +155,31 @@ static void threads_do_not_change_bits(void)
     tr_registry_free(&f.reg);
 }
 
-static void pack_unpack(void)
+/* The packed layout: the dense tensor whole, then the flagged rows of each
+ * table one after the other; every row when there are no flags. */
+static void layout_packs_rows(void)
 {
     fixture f;
     make(&f, 1);
-    const size_t total = f.reg.total;
     float *flags = falloc(1050);
     for (int r = 0; r < 1050; r += 3)
         flags[r] = 1.0f;
-    int64_t *acc = calloc(total, sizeof *acc), *back = calloc(total, sizeof *back), *packed = calloc(total, sizeof *packed);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(acc && back && packed);
-    for (size_t i = 0; i < total; i++)
-        acc[i] = (int64_t)(i * 2654435761u % 1000003) - 500000;
-    const size_t len = tr_exact_pack(packed, acc, &f.reg, flags);
-    CU_ASSERT_EQUAL(len, tr_exact_pack(NULL, acc, &f.reg, flags));
+    size_t pos[3 + 1050];
+    const size_t len = tr_exact_layout(pos, &f.reg, flags);
     CU_ASSERT_EQUAL(len, 7 * 33 + 17 * 20 + 333 * 40); /* rows 0,3,..,48 of 50; 51,54,.. of the big one */
-    tr_exact_unpack(back, packed, &f.reg, flags);
-    int wrong = 0;
-    for (int t = 0; t < 3; t++) {
-        const tr_tensor *tt = &f.reg.tensors[t];
-        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : tt->count;
-        for (size_t i = 0; i < tt->count; i++) {
-            const int kept = !tt->rows || flags[tt->row_first + i / row] != 0.0f;
-            wrong += back[tt->offset + i] != (kept ? acc[tt->offset + i] : 0);
-        }
-    }
-    CU_ASSERT_EQUAL(wrong, 0);
-    free(acc); free(back); free(packed); free(flags);
+    CU_ASSERT_EQUAL(pos[0], 0);
+    CU_ASSERT_EQUAL(pos[1], 231);
+    CU_ASSERT_EQUAL(pos[3 + 0], 231);
+    CU_ASSERT_EQUAL(pos[3 + 1], TR_EXACT_SKIPPED);
+    CU_ASSERT_EQUAL(pos[3 + 3], 231 + 20);
+    CU_ASSERT_EQUAL(pos[3 + 48], 231 + 16 * 20);
+    CU_ASSERT_EQUAL(pos[3 + 50], TR_EXACT_SKIPPED);      /* big table row 0 is flag 50: not a multiple of 3 */
+    CU_ASSERT_EQUAL(pos[3 + 51], 231 + 17 * 20);         /* its row 1 */
+    CU_ASSERT_EQUAL(pos[3 + 1047], 231 + 17 * 20 + 332 * 40); /* the last flagged row */
+    CU_ASSERT_EQUAL(pos[3 + 1049], TR_EXACT_SKIPPED);
+    CU_ASSERT_EQUAL(tr_exact_layout(pos, &f.reg, NULL), 7 * 33 + 50 * 20 + 1000 * 40);
+    CU_ASSERT_EQUAL(pos[3 + 1049], 7 * 33 + 50 * 20 + 999 * 40);
+    free(flags);
     tr_registry_free(&f.reg);
 }
 
@@ -191,20 +191,26 @@ static void to_float_by_rows(void)
     fixture f;
     make(&f, 1);
     const size_t total = f.reg.total;
-    int64_t *acc = calloc(total, sizeof *acc);
+    int64_t *acc = calloc(total, sizeof *acc), *packed = calloc(total, sizeof *packed);
     float *dense = falloc((int)total), *out = falloc((int)total), *flags = falloc(1050), *out_rows = falloc(1050);
     double scales[3] = {0x1p40, 0x1p44, 0x1p50};
-    CU_ASSERT_PTR_NOT_NULL_FATAL(acc);
-    for (size_t i = 0; i < total; i++)
+    size_t all[3 + 1050], pos[3 + 1050];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(acc && packed);
+    const size_t n_all = tr_exact_layout(all, &f.reg, NULL);
+    for (size_t i = 0; i < n_all; i++)
         acc[i] = (int64_t)(i * 2654435761u % 1000003) - 500000;
     const tr_tensor *big = &f.reg.tensors[2];
     for (int r = 0; r < 1050; r += 2)
-        flags[r] = 1.0f; /* even rows touched; acc of the others is not zero: it must not be read */
-    tr_exact_to_float(dense, acc, &f.reg, scales, 3.0, NULL, NULL);
+        flags[r] = 1.0f; /* even rows touched */
+    tr_exact_to_float(dense, acc, &f.reg, scales, 3.0, all, NULL);
+    tr_exact_layout(pos, &f.reg, flags); /* the same sums, packed: the dense tensor and the even rows */
+    memcpy(packed, acc, 231 * sizeof *acc);
+    for (int k = 0; k < 1050; k += 2)
+        memcpy(packed + pos[3 + k], acc + all[3 + k], (k < 50 ? 20 : 40) * sizeof *acc);
     out_rows[50 + 7] = 1.0f;                      /* big-table row 7: nonzero in out since the last call */
     out[big->offset + 7 * 40 + 1] = 5.0f;
     out[big->offset + 9 * 40 + 1] = 7.0f;         /* row 9: a sentinel where out is known to be zero */
-    tr_exact_to_float(out, acc, &f.reg, scales, 3.0, flags, out_rows);
+    tr_exact_to_float(out, packed, &f.reg, scales, 3.0, pos, out_rows);
     int wrong = 0;
     for (int t = 0; t < 3; t++) {
         const tr_tensor *tt = &f.reg.tensors[t];
@@ -222,7 +228,7 @@ static void to_float_by_rows(void)
     CU_ASSERT_EQUAL(wrong, 0);
     CU_ASSERT_EQUAL(out_rows[50 + 7], 0.0f);      /* the flags of this call, for the next */
     CU_ASSERT_EQUAL(out_rows[50 + 8], 1.0f);
-    free(acc); free(dense); free(out); free(flags); free(out_rows);
+    free(acc); free(packed); free(dense); free(out); free(flags); free(out_rows);
     tr_registry_free(&f.reg);
 }
 
@@ -250,7 +256,7 @@ int main(void)
         {"tables reduced by rows give the dense sum's bits; the flags", rows_give_the_dense_bits},
         {"1 or 2 threads: the same bits", threads_do_not_change_bits},
         {"a second step with the first's buffers: a first step's bits", second_step_reuses_buffers},
-        {"pack and unpack the touched rows", pack_unpack},
+        {"the packed layout of the sums", layout_packs_rows},
         {"to float by rows: untouched rows not read, stale ones zeroed", to_float_by_rows},
         {"a NaN in a table: found, its row flagged; 1-d tables refused", nan_in_a_table},
         {NULL, NULL},

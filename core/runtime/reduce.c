@@ -101,17 +101,40 @@ TR_SIMD void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
     }
 }
 
-TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
-                           size_t stride, const tr_registry *reg,
-                           const double *scales, const float *rowflags)
+size_t tr_exact_layout(size_t *pos, const tr_registry *reg, const float *rowflags)
 {
-    /* acc is not cleared: every value read later (dense tensors, flagged
-     * rows) is written below, and padding and untouched rows are never read.
-     * A rank with no shard this step still sends zeros for those values. */
-    if (nshards < 1) {
-        memset(acc, 0, stride * sizeof *acc);
-        return;
+    size_t o = 0;
+    for (int t = 0; t < reg->n; t++) {
+        const tr_tensor *tt = &reg->tensors[t];
+        pos[t] = o;
+        if (!tt->rows) {
+            o += tt->count;
+            continue;
+        }
+        const size_t row = tt->count / (size_t)tt->rows;
+        for (size_t r = 0; r < (size_t)tt->rows; r++) {
+            const size_t k = tt->row_first + r;
+            pos[reg->n + k] = !rowflags || rowflags[k] != 0.0f ? o : TR_EXACT_SKIPPED;
+            o += pos[reg->n + k] != TR_EXACT_SKIPPED ? row : 0;
+        }
     }
+    return o;
+}
+
+/* Where the sums of values [i, i + m) of tensor t, chunk offset c0 + i,
+ * go: NULL for a skipped row. Dense tensors' sums are contiguous. */
+static int64_t *sums_at(int64_t *sums, const tr_registry *reg, const size_t *pos, int t, size_t c0, size_t row)
+{
+    if (!row)
+        return sums + pos[t] + c0;
+    const size_t p = pos[reg->n + reg->tensors[t].row_first + c0 / row];
+    return p == TR_EXACT_SKIPPED ? NULL : sums + p;
+}
+
+TR_SIMD void tr_exact_quantize_sum(int64_t *sums, float *shards, int nshards,
+                           size_t stride, const tr_registry *reg,
+                           const double *scales, const size_t *pos)
+{
     const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
     /* Blocks of 512 values stay in L1 while every shard is added in. */
     enum { BLK = 512 };
@@ -124,10 +147,14 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
         const double sc = scales[t];
         const size_t row = tt->rows ? tt->count / (size_t)tt->rows : 0;
         for (size_t i0 = 0; i0 < cm; i0 += row ? row : BLK) {
-            if (row && rowflags[tt->row_first + (c0 + i0) / row] == 0.0f)
+            int64_t *restrict a = sums_at(sums, reg, pos, t, c0 + i0, row);
+            if (!a)
                 continue; /* a row no shard of any rank touched: all zeros, its sum 0 */
             const size_t bl = row ? row : BLK, m = cm - i0 < bl ? cm - i0 : bl;
-            int64_t *restrict a = acc + off + i0;
+            if (nshards < 1) { /* a rank with no shard this step still sends zeros */
+                memset(a, 0, m * sizeof *a);
+                continue;
+            }
             float *restrict g = shards + off + i0;
             for (size_t i = 0; i < m; i++) /* truncation: one vector instruction */
                 a[i] = (int64_t)((double)g[i] * sc);
@@ -142,8 +169,8 @@ TR_SIMD void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
     }
 }
 
-TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
-                       const double *scales, double divisor, const float *rowflags, float *out_rows)
+TR_SIMD void tr_exact_to_float(float *out, const int64_t *sums, const tr_registry *reg,
+                       const double *scales, double divisor, const size_t *pos, float *out_rows)
 {
     const int nchunks = reg->n ? reg->chunk_first[reg->n] : 0;
     #pragma omp parallel for schedule(dynamic, 1)
@@ -153,9 +180,10 @@ TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry
         const tr_tensor *tt = &reg->tensors[t];
         const size_t off = tt->offset + i0;
         const double f = 1.0 / (scales[t] * divisor);
-        if (!tt->rows || !rowflags) {
+        if (!tt->rows) {
+            const int64_t *a = sums + pos[t] + i0;
             for (size_t i = 0; i < m; i++)
-                out[off + i] = (float)((double)acc[off + i] * f);
+                out[off + i] = (float)((double)a[i] * f);
             continue;
         }
         /* a table: the touched rows converted; a row untouched now but not
@@ -163,45 +191,14 @@ TR_SIMD void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry
         const size_t row = tt->count / (size_t)tt->rows;
         for (size_t r0 = 0; r0 < m; r0 += row) {
             const size_t k = tt->row_first + (i0 + r0) / row;
-            if (rowflags[k] != 0.0f)
-                for (size_t i = off + r0; i < off + r0 + row; i++)
-                    out[i] = (float)((double)acc[i] * f);
-            else if (out_rows[k] != 0.0f)
+            const int64_t *a = sums_at((int64_t *)sums, reg, pos, t, i0 + r0, row);
+            if (a)
+                for (size_t i = 0; i < row; i++)
+                    out[off + r0 + i] = (float)((double)a[i] * f);
+            else if (!out_rows || out_rows[k] != 0.0f)
                 memset(out + off + r0, 0, row * sizeof *out);
-            out_rows[k] = rowflags[k];
+            if (out_rows)
+                out_rows[k] = a ? 1.0f : 0.0f;
         }
     }
-}
-
-/* The parts of acc worth sending: every dense tensor, and the flagged rows
- * of tables, one after the other into packed; returns their length.
- * unpack puts them back (the rest of acc is left as it is: zeros). */
-static size_t pack_walk(int64_t *packed, int64_t *acc, const tr_registry *reg, const float *rowflags, int unpack)
-{
-    size_t o = 0;
-    for (int t = 0; t < reg->n; t++) {
-        const tr_tensor *tt = &reg->tensors[t];
-        const size_t row = tt->rows ? tt->count / (size_t)tt->rows : tt->count;
-        for (size_t r = 0; r < (tt->rows ? (size_t)tt->rows : 1); r++) {
-            if (tt->rows && rowflags[tt->row_first + r] == 0.0f)
-                continue;
-            int64_t *a = acc + tt->offset + r * row;
-            if (unpack)
-                memcpy(a, packed + o, row * sizeof *a);
-            else if (packed)
-                memcpy(packed + o, a, row * sizeof *a);
-            o += row;
-        }
-    }
-    return o;
-}
-
-size_t tr_exact_pack(int64_t *packed, const int64_t *acc, const tr_registry *reg, const float *rowflags)
-{
-    return pack_walk(packed, (int64_t *)acc, reg, rowflags, 0);
-}
-
-void tr_exact_unpack(int64_t *acc, const int64_t *packed, const tr_registry *reg, const float *rowflags)
-{
-    pack_walk((int64_t *)packed, acc, reg, rowflags, 1);
 }

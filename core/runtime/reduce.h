@@ -9,10 +9,12 @@
  * ceil(log2(shards+1)) bits of headroom, so the sum can never overflow.
  *
  * The phases are separate so that ranks can combine between them:
- *   maxabs -> (allreduce MAX) -> scales -> quantize_sum -> [pack] -> (allreduce SUM) -> [unpack] -> to_float
+ *   maxabs -> (allreduce MAX) -> scales, layout -> quantize_sum -> (allreduce SUM) -> to_float
  * Tables registered with tr_param_add_rows are summed and sent only in the
  * rows some shard touched: the others are zero in every shard, so their sum
- * is zero and the result is the dense sum's, bit for bit. */
+ * is zero and the result is the dense sum's, bit for bit. The sums are laid
+ * out packed (the dense tensors, and the touched rows of tables) so that
+ * what the ranks add is one contiguous buffer, with no copy in or out. */
 #ifndef TR_REDUCE_H
 #define TR_REDUCE_H
 
@@ -30,26 +32,31 @@ int tr_exact_maxabs(float *maxabs, float *rowflags, const float *shards, int nsh
 void tr_exact_scales(double *scales, const float *maxabs, int ntensors,
                      int total_shards);
 
-/* acc[i] = sum_s trunc(shards[s][i] * scale(tensor of i)); acc has stride
- * entries, zero at allocation (its padding stays so); the untouched rows of
- * tables are not written (they keep older sums: pack and to_float skip
- * them). Zeroes the shards' tensors as it reads them (while they are in
- * cache), so they are ready to accumulate the next step. */
-void tr_exact_quantize_sum(int64_t *acc, float *shards, int nshards,
+/* pos[t] for a row of a table that no shard touched */
+#define TR_EXACT_SKIPPED ((size_t)-1)
+
+/* The packed layout of the sums, in registry order: each dense tensor
+ * whole, then for a table each row rowflags marks (rowflags NULL: every
+ * row). pos[reg->n + reg->n_rows]: pos[t] the first sum of tensor t (dense),
+ * pos[reg->n + k] that of table row k, or TR_EXACT_SKIPPED. Returns how many
+ * sums there are (at most reg->total). */
+size_t tr_exact_layout(size_t *pos, const tr_registry *reg, const float *rowflags);
+
+/* sums[pos...] = sum_s trunc(shards[s][i] * scale(tensor of i)) for every
+ * value the layout keeps (zeros when nshards < 1: a rank with no shard
+ * this step); nothing else of sums is written. Zeroes the shards' tensors
+ * as it reads them (while they are in cache), so they are ready to
+ * accumulate the next step. */
+void tr_exact_quantize_sum(int64_t *sums, float *shards, int nshards,
                            size_t stride, const tr_registry *reg,
-                           const double *scales, const float *rowflags);
+                           const double *scales, const size_t *pos);
 
-/* Between quantize_sum and the ranks' SUM: only the dense tensors and the
- * flagged rows of tables travel. pack returns the count (packed may be NULL
- * to ask only that); unpack writes them back into acc. */
-size_t tr_exact_pack(int64_t *packed, const int64_t *acc, const tr_registry *reg, const float *rowflags);
-void tr_exact_unpack(int64_t *acc, const int64_t *packed, const tr_registry *reg, const float *rowflags);
-
-/* out[i] = acc[i] / scale / divisor (rounded once to float). With rowflags
- * (maxabs's), tables' untouched rows are not read: out_rows[reg->n_rows]
- * remembers which rows of out may be nonzero (all 0 for an out of zeros)
- * so those are zeroed and the rest left alone; rowflags NULL: every value. */
-void tr_exact_to_float(float *out, const int64_t *acc, const tr_registry *reg,
-                       const double *scales, double divisor, const float *rowflags, float *out_rows);
+/* out[i] = sum / scale / divisor (rounded once to float), the sums laid out
+ * by pos. Tables' skipped rows are not read: out_rows[reg->n_rows]
+ * remembers which rows of out may be nonzero (all 0 for an out of zeros),
+ * so those are zeroed and the rest left alone (out_rows NULL: every
+ * skipped row is zeroed). */
+void tr_exact_to_float(float *out, const int64_t *sums, const tr_registry *reg,
+                       const double *scales, double divisor, const size_t *pos, float *out_rows);
 
 #endif

@@ -189,7 +189,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->acc = xalloc(total * sizeof(int64_t));
     /* + failure and stop flags, then the touched-row flags of tables */
     s->maxabs = xalloc((size_t)(s->reg.n + 2 + s->reg.n_rows) * sizeof(float));
-    s->packed = s->reg.n_rows && s->comm.size > 1 ? xalloc(total * sizeof(int64_t)) : NULL;
+    s->sum_pos = xalloc((size_t)(s->reg.n + s->reg.n_rows) * sizeof(size_t));
     s->grad_rows = xalloc((s->reg.n_rows ? s->reg.n_rows : 1) * sizeof(float));
     s->scales = xalloc((size_t)s->reg.n * sizeof(double));
     s->shard_loss = xalloc((size_t)s->max_shards * sizeof(double));
@@ -204,7 +204,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     }
     if (!s->params || !s->grad || !s->opt_m || !s->opt_v || !s->shard_grads || !s->acc || !s->maxabs || !s->grad_rows ||
         !s->scales || !s->shard_loss || !s->chunk_sums || !s->shard_err || !s->scratch || !s->perm ||
-        (s->reg.n_rows && s->comm.size > 1 && !s->packed)) {
+        !s->sum_pos) {
         st = tr_error_set(err, TR_ERR_NOMEM, "out of memory allocating buffers for %zu parameters", total);
         goto fail;
     }
@@ -232,7 +232,7 @@ void tr_session_close(tr_session *s)
     free(s->shard_grads); free(s->acc); free(s->maxabs); free(s->scales);
     free(s->shard_loss); free(s->chunk_sums); free(s->shard_err); free(s->scratch); free(s->perm);
     free(s->confusion);
-    free(s->packed);
+    free(s->sum_pos);
     free(s->grad_rows);
     tr_config_free(s->cfg);
     free(s);
@@ -360,14 +360,11 @@ static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error 
         }
     const float *rowflags = s->maxabs + s->reg.n + 2; /* agreed by every rank (train_step) */
     tr_exact_scales(s->scales, s->maxabs, s->reg.n, nsh);
-    tr_exact_quantize_sum(s->acc, s->shard_grads, nloc, total, &s->reg, s->scales, rowflags);
-    if (s->packed) { /* only the dense tensors and the touched rows of tables travel */
-        size_t len = tr_exact_pack(s->packed, s->acc, &s->reg, rowflags);
-        tr_comm_sum_i64(&s->comm, s->packed, len);
-        tr_exact_unpack(s->acc, s->packed, &s->reg, rowflags);
-    } else
-        tr_comm_sum_i64(&s->comm, s->acc, total);
-    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n, rowflags, s->grad_rows);
+    /* only the dense tensors and the touched rows of tables are summed and travel */
+    const size_t len = tr_exact_layout(s->sum_pos, &s->reg, rowflags);
+    tr_exact_quantize_sum(s->acc, s->shard_grads, nloc, total, &s->reg, s->scales, s->sum_pos);
+    tr_comm_sum_i64(&s->comm, s->acc, len);
+    tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n, s->sum_pos, s->grad_rows);
     return TR_OK;
 }
 

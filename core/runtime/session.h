@@ -46,8 +46,8 @@ typedef struct tr_session {
     float *opt_m, *opt_v;      /* optimizer state (Adam m, v; SGD velocity in m) */
     float *shard_grads;        /* [shards this rank takes at most, reg.total] */
     int shards_dirty;          /* shard_grads may hold values (a step failed half-way) */
-    int64_t *acc;              /* [reg.total] fixed-point sums */
-    int64_t *packed;           /* [reg.total] what of acc travels between ranks, with tables' rows; NULL if all */
+    int64_t *acc;              /* [reg.total] fixed-point sums, packed: dense tensors and touched rows (reduce.h) */
+    size_t *sum_pos;           /* [reg.n + reg.n_rows] where each tensor's and row's sums start in acc */
     float *grad_rows;          /* [reg.n_rows] rows of tables that may be nonzero in grad (tr_exact_to_float) */
     float *maxabs;             /* [reg.n + 1]: max |g| per tensor, then the failure flag */
     double *scales;            /* [reg.n] */
