@@ -17,7 +17,8 @@ typedef struct fixture {
 } fixture;
 
 /* A dense [7, 33], a table [50, 20] and a table [1000, 40] (40,000 values:
- * more than one chunk, cut at whole rows); rows = 0 registers them dense. */
+ * more than one chunk, cut at whole rows); rows = 0 registers them dense,
+ * rows = 2 the big table as looked up by the source tokens. */
 static void make(fixture *f, int rows)
 {
     memset(f, 0, sizeof *f);
@@ -27,6 +28,8 @@ static void make(fixture *f, int rows)
     tr_status (*add)(tr_registry *, const char *, int, const int *, tr_init, size_t *, tr_error *) =
         rows ? tr_param_add_rows : tr_param_add;
     CU_ASSERT_EQUAL_FATAL(add(&f->reg, "small_table", 2, (int[]){50, 20}, z, &f->off[1], &err), TR_OK);
+    if (rows == 2)
+        add = tr_param_add_lookup;
     CU_ASSERT_EQUAL_FATAL(add(&f->reg, "big_table", 2, (int[]){1000, 40}, z, &f->off[2], &err), TR_OK);
 }
 
@@ -134,6 +137,40 @@ static void rows_give_the_dense_bits(void)
     free(gd); free(gr); free(outd); free(outr); free(flags); free(none);
     tr_registry_free(&dense.reg);
     tr_registry_free(&rows.reg);
+}
+
+/* A table looked up by the source tokens: the caller flags the rows of the
+ * tokens (here every touched row and some untouched ones) and maxabs reads
+ * only those: the dense sum's bits, and a NaN in a row no token names is
+ * never seen (never read). */
+static void lookup_reads_the_token_rows(void)
+{
+    fixture dense, look;
+    make(&dense, 0);
+    make(&look, 2);
+    CU_ASSERT_EQUAL(look.reg.n_by_src, 1);
+    const size_t total = look.reg.total;
+    float *gd = shard_grads(&dense), *gl = shard_grads(&look);
+    float *outd = falloc((int)total), *outl = falloc((int)total), *flags = falloc(1050), *none = falloc(1);
+    int named = 0;
+    for (int r = 0; r < 1000; r++) { /* the tokens: every row a shard touched, and every 4th */
+        int touched = 0;
+        for (int s = 0; s < SHARDS; s++)
+            touched |= (r * 7 + s) % 5 == 0 && r % 11 != 3;
+        flags[50 + r] = touched || r % 4 == 0 ? 1.0f : 0.0f;
+        named += flags[50 + r] != 0.0f;
+    }
+    CU_ASSERT(flags[50 + 3] == 0.0f); /* row 3: no token, touched by no shard */
+    gl[total + look.off[2] + 3 * 40 + 7] = NAN; /* never read */
+    reduce(outd, none, &dense, gd);
+    reduce(outl, flags, &look, gl);
+    CU_ASSERT(memcmp(outd, outl, total * sizeof *outd) == 0);
+    gl[total + look.off[2] + 3 * 40 + 7] = 0.0f;
+    CU_ASSERT(all_zero(gl, (int)(SHARDS * total)));
+    printf("\n  %d of 1000 rows named by tokens; the sum is the dense one's, bit for bit", named);
+    free(gd); free(gl); free(outd); free(outl); free(flags); free(none);
+    tr_registry_free(&dense.reg);
+    tr_registry_free(&look.reg);
 }
 
 /* The same bits whatever the threads (chunks go to threads dynamically). */
@@ -255,6 +292,7 @@ int main(void)
     static const tr_test_case cases[] = {
         {"tables reduced by rows give the dense sum's bits; the flags", rows_give_the_dense_bits},
         {"1 or 2 threads: the same bits", threads_do_not_change_bits},
+        {"a table looked up by tokens: only their rows read, the dense bits", lookup_reads_the_token_rows},
         {"a second step with the first's buffers: a first step's bits", second_step_reuses_buffers},
         {"the packed layout of the sums", layout_packs_rows},
         {"to float by rows: untouched rows not read, stale ones zeroed", to_float_by_rows},

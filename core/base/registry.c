@@ -84,6 +84,17 @@ tr_status tr_param_add_rows(tr_registry *r, const char *name, int ndim, const in
     return TR_OK;
 }
 
+tr_status tr_param_add_lookup(tr_registry *r, const char *name, int ndim, const int *shape, tr_init init,
+                              size_t *offset, tr_error *err)
+{
+    tr_status st = tr_param_add_rows(r, name, ndim, shape, init, offset, err);
+    if (!st) {
+        r->tensors[r->n - 1].by_src = 1;
+        r->n_by_src++;
+    }
+    return st;
+}
+
 tr_status tr_param_add_running(tr_registry *r, const char *name, int ndim,
                                const int *shape, tr_init init, float momentum,
                                size_t *offset, tr_error *err)

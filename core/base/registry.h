@@ -16,6 +16,7 @@ typedef struct tr_tensor {
     int rows;       /* tr_param_add_rows: shape[0], reduced row by row; 0 dense */
     size_t chunk;   /* values per reduction chunk: TR_CHUNK, or whole rows of it */
     size_t row_first; /* rows: its first row flag in the registry's flag list */
+    int by_src;     /* tr_param_add_lookup: only the rows of the call's source tokens get a gradient */
 } tr_tensor;
 
 /* Tensors start on 16-float (64-byte) boundaries so kernels can vectorise. */
@@ -30,6 +31,7 @@ struct tr_registry {
     int n, cap;
     int *chunk_first;  /* [cap + 1]: tensor t's first chunk; [n] the number of chunks */
     size_t n_rows;     /* rows of the tr_param_add_rows tensors, all together */
+    int n_by_src;      /* tables among them looked up by the source tokens (tr_param_add_lookup) */
     size_t total; /* floats in the buffer, padding included */
     int n_running; /* tensors that are running statistics */
 };

@@ -202,6 +202,29 @@ static int move_off_zeros(tr_session *s)
     return moved;
 }
 
+/* A table looked up by the source tokens (tr_param_add_lookup) promises a
+ * gradient only in the rows of the batch's tokens: the first row that has
+ * one without being a token, or -1 (-2: out of memory). */
+static long stray_row(const tr_tensor *tt, const float *g, const tr_batch *b, int src_len)
+{
+    unsigned char *is_tok = calloc((size_t)tt->rows, 1);
+    if (!is_tok)
+        return -2;
+    for (size_t i = 0; b->src && i < (size_t)b->n * src_len; i++)
+        if (b->src[i] >= 0 && b->src[i] < tt->rows)
+            is_tok[b->src[i]] = 1;
+    const size_t row = tt->count / (size_t)tt->rows;
+    long stray = -1;
+    for (size_t r = 0; r < (size_t)tt->rows && stray < 0; r++)
+        for (size_t i = 0; i < row && !is_tok[r]; i++)
+            if (g[r * row + i] != 0.0f) {
+                stray = (long)r;
+                break;
+            }
+    free(is_tok);
+    return stray;
+}
+
 static int run_check(tr_session *s, const tr_gradcheck_opts *o, const char *config, FILE *out, tr_error *err)
 {
     const tr_registry *reg = &s->reg;
@@ -264,7 +287,12 @@ static int run_check(tr_session *s, const tr_gradcheck_opts *o, const char *conf
                 worst_at = at[j];
             }
         }
-        const int ok = worst.err <= o->tolerance;
+        const long stray = tt->by_src ? stray_row(tt, g, &b, s->pairs.src_len) : -1;
+        if (stray == -2) {
+            tr_error_set(err, TR_ERR_NOMEM, "out of memory for the gradient check");
+            goto done;
+        }
+        const int ok = worst.err <= o->tolerance && stray < 0;
         n_checked++;
         entries += k;
         if (!ok) {
@@ -274,7 +302,10 @@ static int run_check(tr_session *s, const tr_gradcheck_opts *o, const char *conf
         }
         if (out) {
             fprintf(out, "%-36s %-14s %7d  %.2e  %s", tt->name, shape, k, worst.err, ok ? "ok" : "FAIL");
-            if (!ok)
+            if (stray >= 0)
+                fprintf(out, "  (row %ld has a gradient but is no source token of the batch: tr_param_add_lookup)",
+                        stray);
+            else if (!ok)
                 fprintf(out, "  (worst at [%zu]: analytic %.6g, numeric %.6g)", worst_at, worst.analytic,
                         worst.numeric);
             fputc('\n', out);

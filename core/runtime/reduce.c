@@ -27,7 +27,9 @@ static int chunk_at(const tr_registry *reg, int c, size_t *i0, size_t *m)
 }
 
 /* A table's rows in chunk [i0, i0 + m): their flags get 1 where a shard has
- * a value != 0 (or NaN) in the row. Chunks of tables hold whole rows. */
+ * a value != 0 (or NaN) in the row. Chunks of tables hold whole rows. A
+ * table looked up by the source tokens is read only in the rows whose flag
+ * comes in as 1 (the tokens'): the others are zero in every shard. */
 static uint32_t rows_touched(float *flags, const float *shards, int nshards, size_t stride, const tr_tensor *t,
                              size_t i0, size_t m)
 {
@@ -35,6 +37,8 @@ static uint32_t rows_touched(float *flags, const float *shards, int nshards, siz
     const size_t row = t->count / (size_t)t->rows;
     uint32_t mx = 0;
     for (size_t r0 = i0; r0 < i0 + m; r0 += row) {
+        if (t->by_src && flags[t->row_first + r0 / row] == 0.0f)
+            continue;
         uint32_t rm = 0;
         for (int s = 0; s < nshards; s++) {
             const u32_alias *g = (const u32_alias *)(shards + (size_t)s * stride + t->offset + r0);

@@ -24,7 +24,10 @@
 /* maxabs[t] = max over shards and elements of tensor t of |g|; returns the
  * index of a tensor holding a NaN or infinity, or -1. shards: [nshards, stride].
  * rowflags[reg->n_rows]: 1 for each row of a tr_param_add_rows table that
- * some shard touched (a value != 0), else 0; combined over ranks by MAX. */
+ * some shard touched (a value != 0), else 0; combined over ranks by MAX.
+ * For a table looked up by the source tokens (tr_param_add_lookup) the
+ * caller sets its flags first: 1 on the rows of the shards' source tokens,
+ * 0 elsewhere; only the 1 rows are read (and their flags rewritten). */
 int tr_exact_maxabs(float *maxabs, float *rowflags, const float *shards, int nshards,
                     size_t stride, const tr_registry *reg);
 

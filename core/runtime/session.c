@@ -458,6 +458,26 @@ static void update_running(tr_session *s)
     }
 }
 
+/* The rows of tables looked up by the source tokens (tr_param_add_lookup)
+ * that samples idx[0..n) can have touched: their tokens'. The other rows'
+ * flags are 0, and tr_exact_maxabs reads only the flagged ones. */
+static void flag_source_rows(const tr_session *s, float *rowflags, const int32_t *idx, int n)
+{
+    const int T = s->pairs.src_len;
+    for (int t = 0; t < s->reg.n; t++) {
+        const tr_tensor *tt = &s->reg.tensors[t];
+        if (!tt->by_src)
+            continue;
+        float *f = rowflags + tt->row_first;
+        memset(f, 0, (size_t)tt->rows * sizeof *f);
+        for (size_t i = 0; i < (size_t)n * T; i++) {
+            const int32_t tok = s->pairs.src[(size_t)idx[i / T] * T + i % T];
+            if (tok >= 0 && tok < tt->rows)
+                f[tok] = 1.0f;
+        }
+    }
+}
+
 /* One optimizer step over the global batch idx[0..n), every rank together. */
 static tr_status train_step(tr_session *s, const int32_t *idx, int n,
                             double *loss_sum, tr_error *err)
@@ -514,6 +534,8 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     const int nt = s->reg.n;
     if (s->cfg->exact_reduce && !failed) {
         double t0 = now_s(); /* part of the exact reduction's cost */
+        if (s->reg.n_by_src) /* this rank's samples */
+            flag_source_rows(s, s->maxabs + nt + 2, idx + (size_t)lo * g, (hi * g < n ? hi * g : n) - lo * g);
         tr_exact_maxabs(s->maxabs, s->maxabs + nt + 2, s->shard_grads, hi - lo, total, &s->reg);
         s->reduce_seconds += now_s() - t0;
     } else {

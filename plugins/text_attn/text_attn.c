@@ -358,7 +358,7 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     const tr_init glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0}, zeros = {TR_INIT_ZEROS, 0, 0},
                   emb = {TR_INIT_UNIFORM, -0.05f, 0.05f};
     /* a step touches a few of its rows: reduced row by row */
-    tr_status s = tr_param_add_rows(reg, "embedding", 2, (int[]){m->V, E}, emb, &m->emb, err);
+    tr_status s = tr_param_add_lookup(reg, "embedding", 2, (int[]){m->V, E}, emb, &m->emb, err);
     for (int d = 0; d < m->dirs && !s; d++) { /* Glorot, orthogonal, forget-gate bias 1 */
         s = tr_recurrent_add(&m->lstm[d], reg, d ? "lstm.backward" : "lstm.forward", TR_CELL_LSTM, E, 0, H, NULL, err);
         m->lstm[d].reverse = d;

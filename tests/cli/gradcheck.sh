@@ -63,6 +63,13 @@ planted() { # name must-fail-tensor... -- may-fail-regex: exit 1, each named ten
 planted bias combine.bias -- 'combine\.bias'
 planted time_step encoder.bias -- 'encoder\..*'
 planted transposed combine.kernel -- 'combine\.kernel'
+# a gradient outside the rows tr_param_add_lookup promises: that row named
+rc=0
+"$trainer" gradcheck configs/sentiment.yaml model.plugin="$planted/planted_stray.so" model.units=8 model.embedding=8 \
+    --samples 2 >"$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -Eq '^embedding .* FAIL  \(row [0-9]+ has a gradient but is no source token of the batch: tr_param_add_lookup\)$' "$tmp/out" \
+    && [ "$(grep -cE ' FAIL( |$)' "$tmp/out")" -eq 1 ] || { cat "$tmp/out"; fail "planted stray: exit $rc, wanted 1 and the embedding's stray row named"; }
+echo "ok: planted stray: $(grep '^embedding ' "$tmp/out" | sed 's/  */ /g')"
 
 # --checkpoint: at trained parameters (nothing left all-zero to move)
 "$trainer" configs/time.yaml train.epochs=1 data.train=200 data.test=0 run.out="$tmp/run" >"$tmp/train.log" 2>&1 \

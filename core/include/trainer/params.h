@@ -70,6 +70,16 @@ TR_API tr_status tr_param_add_rows(tr_registry *reg, const char *name,
                                    int ndim, const int *shape, tr_init init,
                                    size_t *offset, tr_error *err);
 
+/* Appended in ABI 1.6: a tr_param_add_rows table looked up by the source
+ * tokens, an embedding of tr_batch.src: the plugin promises that each
+ * train() call's gradient is nonzero only in rows that are source tokens of
+ * that call. The core then reads only those rows when it reduces (instead
+ * of scanning the whole table for them); `trainer gradcheck` checks the
+ * promise (a gradient in any other row fails, naming it). */
+TR_API tr_status tr_param_add_lookup(tr_registry *reg, const char *name,
+                                     int ndim, const int *shape, tr_init init,
+                                     size_t *offset, tr_error *err);
+
 /* Appended in ABI 1.5: a registry of one's own, for a plugin author's unit
  * tests (training makes its own): call the plugin's create() with it, give
  * it a parameter buffer of tr_registry_size() floats filled by
