@@ -20,84 +20,69 @@
 
 typedef struct tr_model {
     int Tx, Ty, V, H, S, E, P, feed_own;
-    size_t We, Ue, be, Wd, Ud, bd, Wo, bo; /* [V,H] [H,H] [H] x2, [H,V] [V] */
+    tr_recurrent enc, dec; /* tanh RNNs over one-hot tokens: kernels [V,H] (a row lookup), [H,H], bias [H] */
+    size_t Wo, bo;         /* [H,V] [V] */
 } tr_model;
 
 typedef struct bufs {
-    int32_t *xs, *ys, *tgt;        /* [Tx,n] [Ty,n] [Ty,n]: encoder and decoder inputs, targets (time-major) */
-    float *he, *hd, *logits, *probs; /* [Tx,n,H] [Ty,n,H] [Ty*n,V] x2 */
-    float *dhd, *dhe, *dxd, *dxe;   /* gradients of the states and of the inputs' rows */
+    int32_t *xs, *ys, *tgt;       /* [Tx,n] [Ty,n] [Ty,n]: encoder and decoder inputs, targets (time-major) */
+    tr_recurrent_cache enc, dec;  /* the states .h [T,n,H], a .dh for their gradients */
+    float *logits, *probs, *s;    /* [Ty*n,V] x2, [n,H] */
     size_t bytes;
 } bufs;
 
 /* One function lays the scratch out, for sizing (base NULL) and for use. */
-static bufs layout(const tr_model *m, int n, unsigned char *base)
+static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
-    size_t off = 0;
-    const size_t X = (size_t)m->Tx * n, Y = (size_t)m->Ty * n, H = (size_t)m->H;
-#define TAKE(p, count) (p = (void *)(base ? base + off : NULL), off += ((count) * 4 + 63) / 64 * 64)
-    TAKE(b.xs, X); TAKE(b.ys, Y); TAKE(b.tgt, Y);
-    TAKE(b.he, X * H); TAKE(b.hd, Y * H); TAKE(b.logits, Y * m->V); TAKE(b.probs, Y * m->V);
-    TAKE(b.dhd, Y * H); TAKE(b.dhe, X * H); TAKE(b.dxd, Y * H); TAKE(b.dxe, X * H);
-#undef TAKE
-    b.bytes = off;
+    tr_arena a = {base, 0};
+    const size_t Y = (size_t)m->Ty * n;
+    TR_TAKE(&a, b.xs, (size_t)m->Tx * n);
+    TR_TAKE(&a, b.ys, Y);
+    TR_TAKE(&a, b.tgt, Y);
+    tr_recurrent_take(&b.enc, &a, &m->enc, m->Tx, n);
+    tr_recurrent_take(&b.dec, &a, &m->dec, m->Ty, n);
+    tr_arena_floats(&a, Y * m->V, &b.logits, &b.probs, NULL);
+    tr_arena_floats(&a, (size_t)n * m->H, &b.s, NULL);
+    b.bytes = a.used;
     return b;
 }
 
 static size_t scratch_bytes(const tr_model *m, int n) { return layout(m, n, NULL).bytes; }
 
-/* rows[T,n]: token t of sample i at [t * n + i] */
-static void time_major(int32_t *rows, const int32_t *tok, int n, int T)
-{
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < n; i++)
-            rows[(size_t)t * n + i] = tok[(size_t)i * T + t];
-}
-
-/* The encoder over batch->src; its last state in he + (Tx-1) n H. */
+/* The encoder over batch->src; its last state in enc.h + (Tx-1) n H. */
 static void encode(const tr_model *m, const float *P, bufs *b, const tr_batch *batch)
 {
-    const int n = batch->n;
-    time_major(b->xs, batch->src, n, m->Tx);
-    tr_embedding_forward(b->dxe, b->xs, P + m->We, m->Tx * n, m->H); /* x_t We, in dxe until backward */
-    tr_rnn_forward(b->he, b->dxe, NULL, P + m->Ue, P + m->be, m->Tx, n, m->H);
+    tr_tokens_time_major(b->xs, batch->src, batch->n, m->Tx);
+    tr_recurrent_forward(&m->enc, P, &b->enc, NULL, b->xs, NULL, NULL, m->Tx, batch->n);
 }
 
 static tr_status train(const tr_model *m, const float *P, float *G, void *scratch, const tr_batch *batch,
                        double *loss, tr_error *err)
 {
     (void)err;
-    const int n = batch->n, Ty = m->Ty, H = m->H, V = m->V;
-    const size_t R = (size_t)Ty * n, last = (size_t)(m->Tx - 1) * n * H;
+    const int n = batch->n, Ty = m->Ty, H = m->H, V = m->V, R = Ty * n;
+    const size_t last = (size_t)(m->Tx - 1) * n * H;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    time_major(b.tgt, batch->tgt, n, Ty);
-    for (int i = 0; i < n; i++) {
-        b.ys[i] = m->S; /* decoder inputs: S, then the target shifted right */
-        for (int y = 1; y < Ty; y++)
-            b.ys[(size_t)y * n + i] = b.tgt[(size_t)(y - 1) * n + i];
+    tr_decoder_inputs(b.ys, NULL, batch->tgt, n, Ty, m->S, m->P); /* S, then the target shifted right */
+    tr_tokens_time_major(b.tgt, batch->tgt, n, Ty);
+    for (int i = 0; i < n; i++)
         b.tgt[(size_t)(Ty - 1) * n + i] = m->E; /* the word, padding, then E */
-    }
-    tr_embedding_forward(b.dxd, b.ys, P + m->Wd, Ty * n, H);
-    tr_rnn_forward(b.hd, b.dxd, b.he + last, P + m->Ud, P + m->bd, Ty, n, H);
-    tr_dense_forward(b.logits, b.hd, P + m->Wo, P + m->bo, (int)R, H, V);
-    *loss = tr_softmax_xent_forward(b.probs, b.logits, b.tgt, (int)R, V);
+    tr_recurrent_forward(&m->dec, P, &b.dec, NULL, b.ys, b.enc.h + last, NULL, Ty, n);
+    *loss = tr_dense_xent_forward(b.probs, b.logits, b.dec.h, P + m->Wo, P + m->bo, b.tgt, R, H, V);
 
     /* backward, in reverse order; each d buffer starts at zero */
-    memset(b.logits, 0, R * V * sizeof(float));
-    tr_softmax_xent_backward(b.logits, b.probs, b.tgt, 1.0f, (int)R, V);
-    memset(b.dhd, 0, R * H * sizeof(float));
-    tr_dense_backward(b.dhd, G + m->Wo, G + m->bo, b.logits, b.hd, P + m->Wo, (int)R, H, V);
-    memset(b.dhe, 0, (size_t)m->Tx * n * H * sizeof(float)); /* the decoder's s_{-1} is the encoder's last state */
-    tr_rnn_backward(b.dxd, b.dhe + last, G + m->Ud, G + m->bd, b.dhd, b.hd, b.he + last, P + m->Ud, Ty, n, H);
-    tr_embedding_backward(G + m->Wd, b.dxd, b.ys, Ty * n, H);
-    tr_rnn_backward(b.dxe, NULL, G + m->Ue, G + m->be, b.dhe, b.he, NULL, P + m->Ue, m->Tx, n, H);
-    tr_embedding_backward(G + m->We, b.dxe, b.xs, m->Tx * n, H);
+    memset(b.dec.dh, 0, (size_t)R * H * sizeof(float));
+    tr_dense_xent_backward(b.dec.dh, G + m->Wo, G + m->bo, b.logits, b.probs, b.tgt, b.dec.h, P + m->Wo, 1.0f, R, H,
+                           V);
+    memset(b.enc.dh, 0, (size_t)m->Tx * n * H * sizeof(float)); /* the decoder's s_{-1} is the encoder's last state */
+    tr_recurrent_backward(&m->dec, P, G, &b.dec, b.dec.dh, NULL, b.enc.dh + last);
+    tr_recurrent_backward(&m->enc, P, G, &b.enc, b.enc.dh, NULL, NULL);
     return TR_OK;
 }
 
-/* Greedy, one step at a time: hd holds s_{i-1}, then s_i. */
+/* Greedy, one step at a time from the encoder's last state. */
 static tr_status predict(const tr_model *m, const float *P, void *scratch, const tr_batch *batch, tr_prediction *out,
                          tr_error *err)
 {
@@ -105,26 +90,21 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     const int n = batch->n, H = m->H, V = m->V;
     bufs b = layout(m, n, scratch);
     encode(m, P, &b, batch);
-    float *s = b.he + (size_t)(m->Tx - 1) * n * H, *x = b.dxd;
-    int32_t *in = b.ys, *done = b.tgt;
+    int32_t *in = b.ys, *best = b.xs, *done = b.tgt; /* the encoder's inputs are no longer needed */
+    memcpy(b.s, b.enc.h + (size_t)(m->Tx - 1) * n * H, (size_t)n * H * sizeof(float));
     for (int i = 0; i < n; i++)
         in[i] = m->S, done[i] = 0;
     for (int y = 0; y < m->Ty; y++) {
-        tr_embedding_forward(x, in, P + m->Wd, n, H);
-        tr_rnn_forward(b.hd, x, s, P + m->Ud, P + m->bd, 1, n, H);
-        tr_dense_forward(b.logits, b.hd, P + m->Wo, P + m->bo, n, H, V);
+        tr_recurrent_forward(&m->dec, P, &b.dec, NULL, in, b.s, NULL, 1, n);
+        tr_dense_forward(b.logits, b.dec.h, P + m->Wo, P + m->bo, n, H, V);
+        tr_argmax_rows(best, 1, b.logits, n, V);
         for (int i = 0; i < n; i++) {
-            const float *l = b.logits + (size_t)i * V;
-            int best = 0;
-            for (int v = 1; v < V; v++)
-                if (l[v] > l[best]) best = v;
-            done[i] |= best == m->E || best == m->P; /* the answer ends there */
+            done[i] |= best[i] == m->E || best[i] == m->P; /* the answer ends there */
             if (out->tokens)
-                out->tokens[(size_t)i * m->Ty + y] = done[i] ? m->P : best;
-            in[i] = m->feed_own ? best : m->P;
+                out->tokens[(size_t)i * m->Ty + y] = done[i] ? m->P : best[i];
+            in[i] = m->feed_own ? best[i] : m->P;
         }
-        memcpy(b.dhd, b.hd, (size_t)n * H * sizeof(float));
-        s = b.dhd;
+        memcpy(b.s, b.dec.h, (size_t)n * H * sizeof(float));
     }
     return TR_OK;
 }
@@ -158,12 +138,9 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     /* PyTorch's nn.RNN and nn.Linear: U(-1/sqrt(H), 1/sqrt(H)) everywhere */
     const float k = 1.0f / sqrtf((float)H);
     const tr_init u = {TR_INIT_UNIFORM, -k, k};
-    tr_status s = tr_param_add(reg, "encoder.kernel", 2, (int[]){V, H}, u, &m->We, err);
-    if (!s) s = tr_param_add(reg, "encoder.recurrent_kernel", 2, (int[]){H, H}, u, &m->Ue, err);
-    if (!s) s = tr_param_add(reg, "encoder.bias", 1, (int[]){H}, u, &m->be, err);
-    if (!s) s = tr_param_add(reg, "decoder.kernel", 2, (int[]){V, H}, u, &m->Wd, err);
-    if (!s) s = tr_param_add(reg, "decoder.recurrent_kernel", 2, (int[]){H, H}, u, &m->Ud, err);
-    if (!s) s = tr_param_add(reg, "decoder.bias", 1, (int[]){H}, u, &m->bd, err);
+    const tr_init rnn[3] = {u, u, u};
+    tr_status s = tr_recurrent_add(&m->enc, reg, "encoder", TR_CELL_RNN, V, 1, H, rnn, err);
+    if (!s) s = tr_recurrent_add(&m->dec, reg, "decoder", TR_CELL_RNN, V, 1, H, rnn, err);
     if (!s) s = tr_param_add(reg, "output.kernel", 2, (int[]){H, V}, u, &m->Wo, err);
     if (!s) s = tr_param_add(reg, "output.bias", 1, (int[]){V}, u, &m->bo, err);
     if (s)
