@@ -1,5 +1,6 @@
-/* core/layers/attention.c - additive energies, masked softmax attention
- * (trainer/layers.h). */
+/* core/layers/attention.c - additive energies, masked softmax attention,
+ * and multi-head scaled dot-product attention in blocks with an online
+ * softmax (trainer/layers.h). */
 #include "trainer/layers.h"
 #include "base/fastmath.h"
 
@@ -174,4 +175,94 @@ TR_SIMD void tr_attention_backward(float *restrict denergy, float *restrict dval
             }
         }
     }
+}
+
+/* ---- multi-head scaled dot-product attention (ABI 1.6). Per sample and
+ * head, queries one at a time, keys in blocks of MHA_BLOCK: the scores of a
+ * block, then the running max, sum and weighted values rescaled once per
+ * block (the online softmax), so no [Tq, Tk] matrix is ever held. */
+
+enum { MHA_BLOCK = 64 };
+
+/* keys [0, end) query i of sample b may see */
+static int mha_end(const int32_t *key_len, int causal, int b, int i, int Tq, int Tk)
+{
+    int end = key_len ? (key_len[b] < 0 ? 0 : key_len[b] < Tk ? key_len[b] : Tk) : Tk;
+    if (causal && i + (Tk - Tq) + 1 < end)
+        end = i + (Tk - Tq) + 1;
+    return end < 0 ? 0 : end;
+}
+
+TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const float *restrict q,
+                            const float *restrict k, const float *restrict v, const int32_t *key_len, int causal,
+                            int B, int Tq, int Tk, int H, int dh)
+{
+    const size_t W = (size_t)H * dh;
+    const float scale = 1.0f / sqrtf((float)dh);
+    float s[MHA_BLOCK], acc[dh > 0 ? dh : 1];
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) {
+                const float *qi = q + ((size_t)b * Tq + i) * W + (size_t)h * dh;
+                float *oi = out + ((size_t)b * Tq + i) * W + (size_t)h * dh;
+                const int end = mha_end(key_len, causal, b, i, Tq, Tk);
+                float m = -INFINITY, l = 0.0f;
+                memset(acc, 0, sizeof acc);
+                for (int j0 = 0; j0 < end; j0 += MHA_BLOCK) {
+                    const int nb = end - j0 < MHA_BLOCK ? end - j0 : MHA_BLOCK;
+                    float bm = m;
+                    for (int j = 0; j < nb; j++) {
+                        s[j] = scale * tr_dot(qi, k + ((size_t)b * Tk + j0 + j) * W + (size_t)h * dh, dh);
+                        bm = s[j] > bm ? s[j] : bm;
+                    }
+                    const float c = tr_exp(m - bm); /* 0 at the first block (m = -inf, clamped) */
+                    l *= c;
+                    for (int d = 0; d < dh; d++)
+                        acc[d] *= c;
+                    for (int j = 0; j < nb; j++) {
+                        const float p = tr_exp(s[j] - bm);
+                        const float *vj = v + ((size_t)b * Tk + j0 + j) * W + (size_t)h * dh;
+                        l += p;
+                        for (int d = 0; d < dh; d++)
+                            acc[d] += p * vj[d];
+                    }
+                    m = bm;
+                }
+                for (int d = 0; d < dh; d++)
+                    oi[d] = l > 0.0f ? acc[d] / l : 0.0f;
+                lse[((size_t)b * H + h) * Tq + i] = l > 0.0f ? m + logf(l) : -INFINITY;
+            }
+}
+
+TR_SIMD void tr_mha_backward(float *restrict dq, float *restrict dk, float *restrict dv, const float *restrict dout,
+                             const float *restrict out, const float *restrict lse, const float *restrict q,
+                             const float *restrict k, const float *restrict v, const int32_t *key_len, int causal,
+                             int B, int Tq, int Tk, int H, int dh)
+{
+    const size_t W = (size_t)H * dh;
+    const float scale = 1.0f / sqrtf((float)dh);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) { /* queries in order, keys in order: a fixed sum order */
+                const float L = lse[((size_t)b * H + h) * Tq + i];
+                if (!(L > -INFINITY))
+                    continue; /* no key to see: out was 0, nothing flows back */
+                const size_t row = ((size_t)b * Tq + i) * W + (size_t)h * dh;
+                const float *qi = q + row, *gi = dout + row;
+                const float Di = tr_dot(gi, out + row, dh); /* sum_j p_ij dp_ij */
+                const int end = mha_end(key_len, causal, b, i, Tq, Tk);
+                for (int j = 0; j < end; j++) {
+                    const size_t kr = ((size_t)b * Tk + j) * W + (size_t)h * dh;
+                    const float p = tr_exp(scale * tr_dot(qi, k + kr, dh) - L);
+                    const float ds = p * (tr_dot(gi, v + kr, dh) - Di) * scale;
+                    for (int d = 0; d < dh; d++) {
+                        if (dv)
+                            dv[kr + d] += p * gi[d];
+                        if (dq)
+                            dq[row + d] += ds * k[kr + d];
+                        if (dk)
+                            dk[kr + d] += ds * qi[d];
+                    }
+                }
+            }
 }

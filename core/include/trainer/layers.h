@@ -407,6 +407,44 @@ TR_API void tr_cosine_energy_backward(float *dvalues, float *dqueries,
                                       const float *dcos, float *cache, int B,
                                       int Ty, int Tx, int D);
 
+/* ==== Appended in ABI 1.6: Transformer layers */
+
+/* ---- layer normalisation over the last axis (PyTorch's nn.LayerNorm):
+ * out[N,D] = (x - mean) / sqrt(var + eps) * gamma + beta per row, the
+ * variance biased; mean[N] and rstd[N] = 1 / sqrt(var + eps) kept for
+ * backward. */
+TR_API void tr_layernorm_forward(float *out, float *mean, float *rstd,
+                                 const float *x, const float *gamma,
+                                 const float *beta, float eps, int N, int D);
+/* dx[N,D], dgamma[D], dbeta[D] += (any may be NULL) */
+TR_API void tr_layernorm_backward(float *dx, float *dgamma, float *dbeta,
+                                  const float *dout, const float *x,
+                                  const float *mean, const float *rstd,
+                                  const float *gamma, int N, int D);
+
+/* ---- multi-head scaled dot-product attention, the heads side by side in
+ * the last axis as the projections write them: q[B,Tq,H*dh],
+ * k and v[B,Tk,H*dh]; per head, out = softmax(q k^T / sqrt(dh)) v.
+ * key_len[B] (or NULL) masks keys t >= key_len[b] (padding); causal lets
+ * query i see keys t <= i + Tk - Tq (Tq = Tk: itself and before; one
+ * decoding step, Tq = 1: every key so far). Self-attention is q, k, v from
+ * one sequence, cross-attention k and v from another. Computed in blocks
+ * of keys with an online softmax: memory O(Tq + Tk), no [Tq,Tk] matrix.
+ * out[B,Tq,H*dh]; lse[B,H,Tq] each query's log-sum-exp of scores, kept for
+ * backward (-inf, and out 0, for a query that sees no key). */
+TR_API void tr_mha_forward(float *out, float *lse, const float *q,
+                           const float *k, const float *v,
+                           const int32_t *key_len, int causal, int B, int Tq,
+                           int Tk, int H, int dh);
+/* dq, dk, dv += (any may be NULL) from dout[B,Tq,H*dh], recomputing the
+ * weights from q, k and lse: a fixed order of sums, the same bits for any
+ * threads or ranks. */
+TR_API void tr_mha_backward(float *dq, float *dk, float *dv,
+                            const float *dout, const float *out,
+                            const float *lse, const float *q, const float *k,
+                            const float *v, const int32_t *key_len,
+                            int causal, int B, int Tq, int Tk, int H, int dh);
+
 TR_EXTERN_C_END
 
 #endif

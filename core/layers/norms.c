@@ -1,6 +1,8 @@
-/* core/layers/batchnorm.c - batch normalisation over N samples per channel of an
- * NCHW tensor (trainer/vision.h). Sums run per row of HW in float (16
- * interleaved partial sums, a fixed order) and across rows in double. */
+/* core/layers/norms.c - batch normalisation over N samples per channel of an
+ * NCHW tensor (trainer/vision.h), and layer normalisation over each row's
+ * last axis (trainer/layers.h, ABI 1.6). Sums run per row of HW in float
+ * (16 interleaved partial sums, a fixed order) and across rows in double. */
+#include "trainer/layers.h"
 #include "trainer/vision.h"
 #include "base/fastmath.h"
 
@@ -146,6 +148,56 @@ TR_SIMD void tr_batchnorm_backward(float *restrict dx, float *restrict dgamma,
                 for (size_t i = 0; i < hw; i++)
                     d[i] += k * g[i] + ((xr[i] - m) * u + v);
             }
+        }
+    }
+}
+
+/* ---- layer normalisation (ABI 1.6): each row's mean and variance in
+ * double, its own; gamma and beta's gradients summed over rows in order */
+
+TR_SIMD void tr_layernorm_forward(float *restrict out, float *restrict mean, float *restrict rstd,
+                                  const float *restrict x, const float *restrict gamma, const float *restrict beta,
+                                  float eps, int N, int D)
+{
+    for (size_t n = 0; n < (size_t)(N > 0 ? N : 0); n++) {
+        const float *xr = x + n * D;
+        double s = 0.0, ss = 0.0;
+        for (int d = 0; d < D; d++)
+            s += xr[d];
+        const double m = s / D;
+        for (int d = 0; d < D; d++)
+            ss += (xr[d] - m) * (xr[d] - m);
+        const float mf = (float)m, r = (float)(1.0 / sqrt(ss / D + eps)); /* biased variance, as PyTorch */
+        float *o = out + n * D;
+        for (int d = 0; d < D; d++)
+            o[d] = (xr[d] - mf) * r * gamma[d] + beta[d];
+        mean[n] = mf;
+        rstd[n] = r;
+    }
+}
+
+TR_SIMD void tr_layernorm_backward(float *restrict dx, float *restrict dgamma, float *restrict dbeta,
+                                   const float *restrict dout, const float *restrict x, const float *restrict mean,
+                                   const float *restrict rstd, const float *restrict gamma, int N, int D)
+{
+    for (size_t n = 0; n < (size_t)(N > 0 ? N : 0); n++) {
+        const float *xr = x + n * D, *g = dout + n * D, m = mean[n], r = rstd[n];
+        /* dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dout gamma */
+        double a = 0.0, b = 0.0;
+        for (int d = 0; d < D; d++) {
+            const float xh = (xr[d] - m) * r, dxh = g[d] * gamma[d];
+            a += dxh;
+            b += (double)dxh * xh;
+        }
+        const float ma = (float)(a / D), mb = (float)(b / D);
+        for (int d = 0; d < D; d++) {
+            const float xh = (xr[d] - m) * r;
+            if (dgamma)
+                dgamma[d] += g[d] * xh;
+            if (dbeta)
+                dbeta[d] += g[d];
+            if (dx)
+                dx[n * D + d] += r * (g[d] * gamma[d] - ma - xh * mb);
         }
     }
 }
