@@ -397,12 +397,16 @@ static void test_schedule(void)
     expect_error(MINIMAL_HEAD "train:\n  schedule: cosine\n  decay: 0.1\n", 0, NULL,
                  "@:9:1: train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them");
     expect_error(MINIMAL_HEAD "train:\n  warmup: 0.1\n", 0, NULL,
-                 "@:9:1: train.warmup and train.lr_min apply only to train.schedule: cosine");
+                 "@:9:1: train.warmup and train.lr_min apply only to train.schedule: cosine (warmup: noam too)");
+    expect_error(MINIMAL_HEAD "train:\n  schedule: noam\n  lr_min: 0.0001\n", 0, NULL,
+                 "@:9:1: train.lr_min applies only to train.schedule: cosine (noam decays as 1/sqrt(update))");
+    expect_error(MINIMAL_HEAD "train:\n  schedule: noam\n  decay: 0.1\n", 0, NULL,
+                 "@:9:1: train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them");
     char *ovr[] = {"train.lr_min=0.01"};
     expect_error(MINIMAL_HEAD "train:\n  schedule: cosine\n  lr: 0.001\n", 1, ovr,
                  "@:9:1: train.lr_min must not exceed train.lr");
     expect_error("train:\n  schedule: cosin\n", 0, NULL,
-                 "@:2:13: train.schedule: expected one of constant|cosine, got 'cosin' (did you mean 'cosine'?)");
+                 "@:2:13: train.schedule: expected one of constant|cosine|noam, got 'cosin' (did you mean 'cosine'?)");
     expect_error("train:\n  warmup: 1\n", 0, NULL, "@:2:11: train.warmup: must be in [0, 1), got 1");
 }
 

@@ -63,6 +63,27 @@ static void test_cosine_schedule(void)
     CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 0, 1), 0.01, 1e-15);
 }
 
+/* Noam: the linear warmup to lr at update W, then lr sqrt(W / u); with no
+ * warmup, lr / sqrt(u) from the first update. */
+static void test_noam_schedule(void)
+{
+    tr_config c;
+    memset(&c, 0, sizeof c);
+    c.lr = 0.001;
+    c.schedule = TR_SCHEDULE_NOAM;
+    c.warmup = 0.04; /* 4% of 1000 updates: W = 40 */
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 0, 1000), 0.001 / 40, 1e-18);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 19, 1000), 0.0005, 1e-18);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 39, 1000), 0.001, 1e-18); /* the peak */
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 159, 1000), 0.0005, 1e-18); /* u = 4 W */
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 999, 1000), 0.001 * sqrt(40.0 / 1000.0), 1e-18);
+    for (long i = 40; i < 1000; i++)
+        CU_ASSERT(tr_lr_at(&c, i, 1000) < tr_lr_at(&c, i - 1, 1000));
+    c.warmup = 0.0;
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 0, 1000), 0.001, 1e-18);
+    CU_ASSERT_DOUBLE_EQUAL(tr_lr_at(&c, 3, 1000), 0.0005, 1e-18);
+}
+
 /* AdamW's decoupled decay: p *= 1 - lr * wd, then the optimizer step. */
 static void test_weight_decay(void)
 {
@@ -269,6 +290,7 @@ int main(void)
     static const tr_test_case cases[] = {
         {"decay_schedule", test_decay_schedule},
         {"cosine_schedule", test_cosine_schedule},
+        {"noam_schedule", test_noam_schedule},
         {"weight_decay", test_weight_decay},
         {"adam_three_steps", test_adam_three_steps},
         {"adam_uses_step", test_adam_uses_step},

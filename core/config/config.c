@@ -84,7 +84,7 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "optimizer", K_ENUM, F(optimizer), -1, 0, R_NONE, 0, "adam|sgd"},
     {SEC_TRAIN, "lr", K_FLOAT, F(lr), -1, 0, R_POS, 0, NULL},
     {SEC_TRAIN, "decay", K_FLOAT, F(decay), -1, 0, R_NONNEG, 0, NULL},
-    {SEC_TRAIN, "schedule", K_ENUM, F(schedule), -1, 0, R_NONE, 0, "constant|cosine"},
+    {SEC_TRAIN, "schedule", K_ENUM, F(schedule), -1, 0, R_NONE, 0, "constant|cosine|noam"},
     {SEC_TRAIN, "warmup", K_FLOAT, F(warmup), -1, 0, R_UNIT, 0, NULL},
     {SEC_TRAIN, "lr_min", K_FLOAT, F(lr_min), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "weight_decay", K_FLOAT, F(weight_decay), -1, 0, R_NONNEG, 0, NULL},
@@ -1100,10 +1100,12 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
     if (c->max_size == 1 || c->max_size == 2)
         return "data.max_size counts <pad> and <unk> too: give at least 3 (or 0 for no cap)";
     *sec = SEC_TRAIN;
-    if (c->schedule == TR_SCHEDULE_COSINE && c->decay > 0)
+    if (c->schedule != TR_SCHEDULE_CONSTANT && c->decay > 0)
         return "train.decay (Keras time-based) applies only to train.schedule: constant; drop one of them";
-    if (c->schedule != TR_SCHEDULE_COSINE && (c->warmup > 0 || c->lr_min > 0))
-        return "train.warmup and train.lr_min apply only to train.schedule: cosine";
+    if (c->schedule == TR_SCHEDULE_CONSTANT && (c->warmup > 0 || c->lr_min > 0))
+        return "train.warmup and train.lr_min apply only to train.schedule: cosine (warmup: noam too)";
+    if (c->schedule == TR_SCHEDULE_NOAM && c->lr_min > 0)
+        return "train.lr_min applies only to train.schedule: cosine (noam decays as 1/sqrt(update))";
     if (c->lr_min > c->lr)
         return "train.lr_min must not exceed train.lr";
     /* hdf5: a classification task if the file has labels; the loader checks macro_f1 then */

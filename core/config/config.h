@@ -23,7 +23,7 @@ typedef enum tr_best_metric {
     TR_BEST_NONE = 0, TR_BEST_ACCURACY = 1, TR_BEST_EXACT = 2, TR_BEST_TOKEN_ACC = 3, TR_BEST_BLEU = 4,
     TR_BEST_MACRO_F1 = 5
 } tr_best_metric;
-typedef enum tr_schedule_kind { TR_SCHEDULE_CONSTANT = 0, TR_SCHEDULE_COSINE = 1 } tr_schedule_kind;
+typedef enum tr_schedule_kind { TR_SCHEDULE_CONSTANT = 0, TR_SCHEDULE_COSINE = 1, TR_SCHEDULE_NOAM = 2 } tr_schedule_kind;
 typedef enum tr_data_kind {
     TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2, TR_DATA_TEXT_LABELS = 3,
     TR_DATA_HDF5 = 4

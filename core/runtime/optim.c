@@ -19,9 +19,13 @@ double tr_lr_decayed(double lr0, double decay, long iterations)
 
 double tr_lr_at(const tr_config *c, long iterations, long total)
 {
-    if (c->schedule != TR_SCHEDULE_COSINE)
+    if (c->schedule == TR_SCHEDULE_CONSTANT)
         return tr_lr_decayed(c->lr, c->decay, iterations);
     long warm = lround(c->warmup * (double)total);
+    if (c->schedule == TR_SCHEDULE_NOAM) { /* lr min(u / W, sqrt(W / u)), update u = 1, 2, ... */
+        const double u = (double)(iterations + 1), W = warm > 1 ? (double)warm : 1.0;
+        return c->lr * (u < W ? u / W : sqrt(W / u));
+    }
     if (iterations < warm)
         return c->lr * (double)(iterations + 1) / (double)warm;
     long span = total - warm - 1;

@@ -14,7 +14,9 @@ double tr_lr_decayed(double lr0, double decay, long iterations);
  * `total` in the run: TR_SCHEDULE_CONSTANT gives tr_lr_decayed();
  * TR_SCHEDULE_COSINE ramps linearly from lr0/W to lr0 over the first
  * W = round(warmup * total) updates, then follows half a cosine from lr0 down
- * to lr_min at the last update (PyTorch's LinearLR + CosineAnnealingLR). A
+ * to lr_min at the last update (PyTorch's LinearLR + CosineAnnealingLR).
+ * TR_SCHEDULE_NOAM (the Transformer paper's) ramps the same way to lr0 at
+ * update W, then decays as lr0 sqrt(W / u) at update u (W at least 1). A
  * pure function of the step, so a resumed run continues the same curve. */
 double tr_lr_at(const tr_config *c, long iterations, long total);
 
