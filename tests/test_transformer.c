@@ -3,7 +3,9 @@
  * by central differences (x, gamma, beta); multi-head scaled dot-product
  * attention against a full-softmax double reference (self and cross,
  * key padding, causal, a query that sees no key, keys over several
- * blocks of the online softmax) and by central differences of q, k, v. */
+ * blocks of the online softmax) and by central differences of q, k, v;
+ * GELU and the feed-forward block (ReLU, GELU) by hand and by central
+ * differences; the sinusoidal and learned positional encodings. */
 #include "trainer/layers.h"
 #include "tr_check.h"
 
@@ -217,6 +219,96 @@ static void mha_blocks(void)
     mha_check("causal over 70 keys", 1, 70, 70, 1, 4, 1, NULL, 17);
 }
 
+/* ---- GELU, the feed-forward block, positions */
+
+static void gelu(void)
+{
+    const float x[4] = {0.0f, 1.0f, -1.0f, 3.0f};
+    float y[4], dx[4] = {0}, one[4] = {1, 1, 1, 1};
+    tr_gelu_forward(y, x, 4);
+    CU_ASSERT_DOUBLE_EQUAL(y[0], 0.0, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(y[1], 0.8413447, 1e-6); /* 1 * Phi(1) */
+    CU_ASSERT_DOUBLE_EQUAL(y[2], -0.1586553, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(y[3], 2.9959502, 1e-6);
+    tr_gelu_backward(dx, one, x, 4);
+    CU_ASSERT_DOUBLE_EQUAL(dx[0], 0.5, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(dx[1], 0.8413447 + 0.2419707, 1e-6); /* Phi(1) + phi(1) */
+    CU_ASSERT_DOUBLE_EQUAL(dx[2], 0.1586553 - 0.2419707, 1e-6);
+}
+
+enum { FN = 5, FD = 6, FF = 9 };
+
+typedef struct ffn_ctx {
+    int gelu;
+    float *x, *W1, *b1, *W2, *b2, *out, *hidden, *pre, *R;
+} ffn_ctx;
+
+static double ffn_loss(void *p)
+{
+    ffn_ctx *c = p;
+    tr_ffn_forward(c->out, c->hidden, c->pre, c->x, c->W1, c->b1, c->W2, c->b2, c->gelu, FN, FD, FF);
+    return dotd(c->out, c->R, FN * FD);
+}
+
+static void ffn_check(int gelu_on)
+{
+    rng_seed(21 + (uint64_t)gelu_on);
+    ffn_ctx c = {gelu_on, frand(FN * FD, -1, 1), frand(FD * FF, -0.7f, 0.7f), frand(FF, -0.3f, 0.3f),
+                 frand(FF * FD, -0.7f, 0.7f), frand(FD, -0.3f, 0.3f), falloc(FN * FD), falloc(FN * FF),
+                 falloc(FN * FF), frand(FN * FD, -1, 1)};
+    ffn_loss(&c);
+    /* by hand, output 0: sum_f act(pre_0f) W2[f, 0] + b2[0] */
+    double o = c.b2[0];
+    for (int f = 0; f < FF; f++) {
+        double z = c.b1[f];
+        for (int d = 0; d < FD; d++)
+            z += (double)c.x[d] * c.W1[d * FF + f];
+        o += (gelu_on ? 0.5 * z * (1 + erf(z / sqrt(2.0))) : (z > 0 ? z : 0)) * c.W2[f * FD];
+    }
+    CU_ASSERT_DOUBLE_EQUAL(c.out[0], o, 1e-5);
+    float *dx = falloc(FN * FD), *dW1 = falloc(FD * FF), *db1 = falloc(FF), *dW2 = falloc(FF * FD), *db2 = falloc(FD);
+    float *dh = falloc(FN * FF), *dp = falloc(FN * FF);
+    tr_ffn_backward(dx, dW1, db1, dW2, db2, dh, dp, c.R, c.x, c.pre, c.hidden, c.W1, c.W2, gelu_on, FN, FD, FF);
+    /* ReLU's kink: a step small enough that no pre-activation crosses 0 */
+    const float h = gelu_on ? GC_H : 1e-3f;
+    CU_ASSERT(grad_check_h("ffn dx", ffn_loss, &c, c.x, dx, FN * FD, h) < GC_TOL);
+    CU_ASSERT(grad_check_h("ffn dW1", ffn_loss, &c, c.W1, dW1, FD * FF, h) < GC_TOL);
+    CU_ASSERT(grad_check_h("ffn db1", ffn_loss, &c, c.b1, db1, FF, h) < GC_TOL);
+    CU_ASSERT(grad_check_h("ffn dW2", ffn_loss, &c, c.W2, dW2, FF * FD, h) < GC_TOL);
+    CU_ASSERT(grad_check_h("ffn db2", ffn_loss, &c, c.b2, db2, FD, h) < GC_TOL);
+    free(c.x); free(c.W1); free(c.b1); free(c.W2); free(c.b2); free(c.out); free(c.hidden); free(c.pre); free(c.R);
+    free(dx); free(dW1); free(db1); free(dW2); free(db2); free(dh); free(dp);
+}
+
+static void ffn_relu(void) { ffn_check(0); }
+static void ffn_gelu(void) { ffn_check(1); }
+
+static void positions(void)
+{
+    enum { PB = 2, PT = 3, PD = 6 };
+    float x[PB * PT * PD] = {0};
+    tr_sinusoid_add(x, PB, PT, PD, 0);
+    CU_ASSERT(x[0] == 0.0f && x[1] == 1.0f && x[4] == 0.0f && x[5] == 1.0f); /* position 0: sin 0, cos 0 */
+    CU_ASSERT_DOUBLE_EQUAL(x[PD + 0], sin(1.0), 1e-7);                        /* position 1 */
+    CU_ASSERT_DOUBLE_EQUAL(x[PD + 1], cos(1.0), 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(x[PD + 2], sin(1.0 / pow(10000.0, 2.0 / PD)), 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(x[PD + 5], cos(1.0 / pow(10000.0, 4.0 / PD)), 1e-7);
+    CU_ASSERT(memcmp(x, x + PT * PD, sizeof(float) * PT * PD) == 0); /* every sample the same */
+    float y[PB * PT * PD] = {0}; /* a decoding step at position 2 = row 2 of the whole */
+    tr_sinusoid_add(y, 1, 1, PD, 2);
+    CU_ASSERT(memcmp(y, x + 2 * PD, sizeof(float) * PD) == 0);
+    /* learned: rows of the table added; their gradient summed over samples */
+    float table[4 * PD], dtable[4 * PD] = {0}, z[PB * PT * PD] = {0}, g[PB * PT * PD];
+    for (int i = 0; i < 4 * PD; i++)
+        table[i] = (float)i;
+    for (int i = 0; i < PB * PT * PD; i++)
+        g[i] = 1.0f + (float)(i / (PT * PD)); /* sample 0: 1, sample 1: 2 */
+    tr_positions_forward(z, table, PB, PT, PD, 1);
+    CU_ASSERT(z[0] == table[PD] && z[PT * PD] == table[PD] && z[2 * PD + 3] == table[3 * PD + 3]);
+    tr_positions_backward(dtable, g, PB, PT, PD, 1);
+    CU_ASSERT(dtable[0] == 0.0f && dtable[PD] == 3.0f && dtable[3 * PD + 5] == 3.0f);
+}
+
 int main(void)
 {
     static const tr_test_case cases[] = {
@@ -225,6 +317,10 @@ int main(void)
         {"cross-attention, key padding, a query that sees nothing", mha_cross_padding},
         {"causal attention, and one decoding step", mha_causal},
         {"keys over several blocks of the online softmax", mha_blocks},
+        {"GELU by hand", gelu},
+        {"feed-forward block, ReLU", ffn_relu},
+        {"feed-forward block, GELU", ffn_gelu},
+        {"positional encodings: sinusoidal and learned", positions},
         {NULL, NULL},
     };
     return tr_test_run("transformer", cases);

@@ -99,3 +99,21 @@ void tr_l2norm_backward(float *dx, const float *dout, const float *out, const fl
             dx[r * D + d] += (dn[d] - n[d] * k) / len[r];
     }
 }
+
+/* ---- GELU (ABI 1.6), exact as PyTorch's default: x Phi(x), Phi the
+ * normal CDF; its slope needs x, not y, hence functions of their own */
+
+void tr_gelu_forward(float *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752)));
+}
+
+void tr_gelu_backward(float *dx, const float *dy, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const double xi = x[i], cdf = 0.5 * (1.0 + erf(xi * 0.70710678118654752)),
+                     pdf = 0.39894228040143268 * exp(-0.5 * xi * xi);
+        dx[i] += (float)(dy[i] * (cdf + xi * pdf));
+    }
+}

@@ -1,4 +1,5 @@
-/* core/layers/dense.c - dense and embedding layers, small tensor helpers.
+/* core/layers/dense.c - dense and embedding layers, the Transformer's
+ * position-wise feed-forward block, small tensor helpers.
  * Contract: trainer/layers.h. GEMMs go to (single-threaded) BLAS. */
 #include "trainer/layers.h"
 #include "base/fastmath.h"
@@ -114,4 +115,32 @@ void tr_dense_cat_backward(float *da, float *db, float *dW, float *dbias, const 
 {
     tr_dense_backward(da, dW, dbias, dout, a, W, N, Da, O);
     tr_dense_backward(db, dW ? dW + (size_t)Da * O : NULL, NULL, dout, b, W + (size_t)Da * O, N, Db, O);
+}
+
+/* ---- the position-wise feed-forward block (ABI 1.6) */
+
+void tr_ffn_forward(float *out, float *hidden, float *pre, const float *x, const float *W1, const float *b1,
+                    const float *W2, const float *b2, int gelu, int N, int D, int F)
+{
+    tr_dense_forward(pre, x, W1, b1, N, D, F);
+    if (gelu)
+        tr_gelu_forward(hidden, pre, N * F);
+    else
+        tr_act_forward(hidden, pre, N * F, TR_ACT_RELU);
+    tr_dense_forward(out, hidden, W2, b2, N, F, D);
+}
+
+void tr_ffn_backward(float *dx, float *dW1, float *db1, float *dW2, float *db2, float *dhidden, float *dpre,
+                     const float *dout, const float *x, const float *pre, const float *hidden, const float *W1,
+                     const float *W2, int gelu, int N, int D, int F)
+{
+    const size_t NF = (size_t)(N > 0 ? N : 0) * (size_t)(F > 0 ? F : 0);
+    memset(dhidden, 0, NF * sizeof *dhidden);
+    memset(dpre, 0, NF * sizeof *dpre);
+    tr_dense_backward(dhidden, dW2, db2, dout, hidden, W2, N, F, D);
+    if (gelu)
+        tr_gelu_backward(dpre, dhidden, pre, N * F);
+    else
+        tr_act_backward(dpre, dhidden, hidden, N * F, TR_ACT_RELU);
+    tr_dense_backward(dx, dW1, db1, dpre, x, W1, N, D, F);
 }

@@ -1,8 +1,10 @@
 /* core/layers/sequences.c - what sequence models do around their layers
  * (trainer/layers.h, ABI 1.6): token lookups with a bias, batch-major <->
- * time-major layouts, teacher-forcing inputs, column blocks. */
+ * time-major layouts, teacher-forcing inputs, column blocks, positional
+ * encodings. */
 #include "trainer/layers.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -53,4 +55,40 @@ void tr_copy_cols(float *out, int out_stride, const float *in, int in_stride, in
 {
     for (size_t r = 0; r < (size_t)(R > 0 ? R : 0); r++)
         memcpy(out + r * out_stride, in + r * in_stride, (size_t)D * sizeof *out);
+}
+
+/* ---- positional encodings (ABI 1.6) */
+
+void tr_sinusoid_add(float *x, int B, int T, int D, int start)
+{
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) {
+            /* the pair (2i, 2i + 1) shares the frequency 10000^(-2i / D) */
+            const double pos = start + t, a = pos * exp(-(double)(d & ~1) / D * log(10000.0));
+            const float pe = (float)(d & 1 ? cos(a) : sin(a));
+            for (int b = 0; b < B; b++)
+                x[((size_t)b * T + t) * D + d] += pe;
+        }
+}
+
+void tr_positions_forward(float *x, const float *table, int B, int T, int D, int start)
+{
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *xr = x + ((size_t)b * T + t) * D;
+            const float *p = table + (size_t)(start + t) * D;
+            for (int d = 0; d < D; d++)
+                xr[d] += p[d];
+        }
+}
+
+void tr_positions_backward(float *dtable, const float *dx, int B, int T, int D, int start)
+{
+    for (int b = 0; b < B; b++) /* samples in order: a fixed sum */
+        for (int t = 0; t < T; t++) {
+            const float *g = dx + ((size_t)b * T + t) * D;
+            float *p = dtable + (size_t)(start + t) * D;
+            for (int d = 0; d < D; d++)
+                p[d] += g[d];
+        }
 }

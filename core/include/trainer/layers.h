@@ -422,6 +422,40 @@ TR_API void tr_layernorm_backward(float *dx, float *dgamma, float *dbeta,
                                   const float *mean, const float *rstd,
                                   const float *gamma, int N, int D);
 
+/* ---- GELU, exact (PyTorch's nn.GELU()): y = x Phi(x). Its slope needs x
+ * (not y, as tr_act_backward has), so: dx[n] += dy * GELU'(x) */
+TR_API void tr_gelu_forward(float *y, const float *x, int n);
+TR_API void tr_gelu_backward(float *dx, const float *dy, const float *x,
+                             int n);
+
+/* ---- the position-wise feed-forward block: out[N,D] = act(x W1 + b1) W2
+ * + b2, act ReLU (gelu 0) or GELU (gelu 1); W1[D,F], W2[F,D]. pre[N,F] (x
+ * W1 + b1) and hidden[N,F] (its activation) are kept for backward. */
+TR_API void tr_ffn_forward(float *out, float *hidden, float *pre,
+                           const float *x, const float *W1, const float *b1,
+                           const float *W2, const float *b2, int gelu, int N,
+                           int D, int F);
+/* dx[N,D], dW1, db1, dW2, db2 += (any may be NULL); dhidden and dpre
+ * [N,F] are scratch */
+TR_API void tr_ffn_backward(float *dx, float *dW1, float *db1, float *dW2,
+                            float *db2, float *dhidden, float *dpre,
+                            const float *dout, const float *x,
+                            const float *pre, const float *hidden,
+                            const float *W1, const float *W2, int gelu, int N,
+                            int D, int F);
+
+/* ---- positional encodings, x[B,T,D] batch-major, positions start ..
+ * start + T - 1 (start > 0: a decoding step's) */
+/* x += PE, PE[t, 2i] = sin(t / 10000^(2i/D)), PE[t, 2i+1] = cos(...) (the
+ * Transformer paper's; scale the embeddings by sqrt(D) first if wanted) */
+TR_API void tr_sinusoid_add(float *x, int B, int T, int D, int start);
+/* learned: x += table[start + t] (a parameter [T_max, D]); dtable += the
+ * sum over samples of dx */
+TR_API void tr_positions_forward(float *x, const float *table, int B, int T,
+                                 int D, int start);
+TR_API void tr_positions_backward(float *dtable, const float *dx, int B,
+                                  int T, int D, int start);
+
 /* ---- multi-head scaled dot-product attention, the heads side by side in
  * the last axis as the projections write them: q[B,Tq,H*dh],
  * k and v[B,Tk,H*dh]; per head, out = softmax(q k^T / sqrt(dh)) v.
