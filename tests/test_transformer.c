@@ -82,12 +82,15 @@ typedef struct mha_ctx {
     int B, Tq, Tk, H, dh, causal;
     const int32_t *key_len;
     float *q, *k, *v, *out, *lse, *R;
+    const uint64_t *keys; /* dropout */
+    float drop;
 } mha_ctx;
 
 static double mha_loss(void *p)
 {
     mha_ctx *c = p;
-    tr_mha_forward(c->out, c->lse, c->q, c->k, c->v, c->key_len, c->causal, c->B, c->Tq, c->Tk, c->H, c->dh);
+    tr_mha_forward(c->out, c->lse, c->q, c->k, c->v, c->key_len, c->causal, c->keys, c->drop, c->B, c->Tq, c->Tk,
+                   c->H, c->dh);
     return dotd(c->out, c->R, c->B * c->Tq * c->H * c->dh);
 }
 
@@ -97,7 +100,7 @@ static void mha_make(mha_ctx *c, int B, int Tq, int Tk, int H, int dh, int causa
     rng_seed(seed);
     const int W = H * dh;
     *c = (mha_ctx){B, Tq, Tk, H, dh, causal, key_len, frand(B * Tq * W, -1, 1), frand(B * Tk * W, -1, 1),
-                   frand(B * Tk * W, -1, 1), falloc(B * Tq * W), falloc(B * H * Tq), frand(B * Tq * W, -1, 1)};
+                   frand(B * Tk * W, -1, 1), falloc(B * Tq * W), falloc(B * H * Tq), frand(B * Tq * W, -1, 1), NULL, 0};
 }
 
 static void mha_free(mha_ctx *c)
@@ -157,7 +160,7 @@ static void mha_check(const char *what, int B, int Tq, int Tk, int H, int dh, in
     CU_ASSERT(err < 2e-6);
     const int W = H * dh;
     float *dq = falloc(B * Tq * W), *dk = falloc(B * Tk * W), *dv = falloc(B * Tk * W);
-    tr_mha_backward(dq, dk, dv, c.R, c.out, c.lse, c.q, c.k, c.v, key_len, causal, B, Tq, Tk, H, dh);
+    tr_mha_backward(dq, dk, dv, c.R, c.out, c.lse, c.q, c.k, c.v, key_len, causal, NULL, 0, B, Tq, Tk, H, dh);
     GRAD_OK("mha dq", mha_loss, &c, c.q, dq, B * Tq * W);
     GRAD_OK("mha dk", mha_loss, &c, c.k, dk, B * Tk * W);
     GRAD_OK("mha dv", mha_loss, &c, c.v, dv, B * Tk * W);
@@ -169,7 +172,7 @@ static void mha_check(const char *what, int B, int Tq, int Tk, int H, int dh, in
                     CU_ASSERT(dk[(b * Tk + j) * W + e] == 0.0f && dv[(b * Tk + j) * W + e] == 0.0f);
     float *dq2 = falloc(B * Tq * W);
     memcpy(dq2, dq, sizeof(float) * B * Tq * W);
-    tr_mha_backward(dq2, NULL, NULL, c.R, c.out, c.lse, c.q, c.k, c.v, key_len, causal, B, Tq, Tk, H, dh);
+    tr_mha_backward(dq2, NULL, NULL, c.R, c.out, c.lse, c.q, c.k, c.v, key_len, causal, NULL, 0, B, Tq, Tk, H, dh);
     CU_ASSERT_DOUBLE_EQUAL(dq2[1], 2.0 * dq[1], 1e-6 * (1 + fabs(dq[1])));
     free(dq); free(dk); free(dv); free(dq2);
     mha_free(&c);
@@ -217,6 +220,61 @@ static void mha_blocks(void)
     const int32_t len[2] = {150, 129};
     mha_check("150 keys in blocks of 64", 2, 3, 150, 2, 8, 0, len, 16);
     mha_check("causal over 70 keys", 1, 70, 70, 1, 4, 1, NULL, 17);
+}
+
+/* Dropout on the weights: the mask a pure function of (sample key, head,
+ * query, key); the gradient of the dropped attention by central
+ * differences (the mask held fixed); about p of the weights dropped; p 0
+ * or no keys: the same bits as without. */
+static void mha_dropout(void)
+{
+    enum { B = 2, T = 40, H = 2, DH = 4, W = H * DH };
+    const uint64_t keys[B] = {tr_dropout_key(99, 7, 3, 0), tr_dropout_key(99, 8, 3, 0)};
+    const int32_t len[B] = {40, 23};
+    mha_ctx c;
+    mha_make(&c, B, T, T, H, DH, 1, len, 31);
+    mha_loss(&c);
+    float *plain = falloc(B * T * W);
+    memcpy(plain, c.out, sizeof(float) * B * T * W);
+    c.keys = keys;
+    c.drop = 0.0f;
+    mha_loss(&c);
+    CU_ASSERT(memcmp(plain, c.out, sizeof(float) * B * T * W) == 0);
+    c.drop = 0.3f;
+    mha_loss(&c);
+    int changed = 0;
+    for (int i = 0; i < B * T * W; i++)
+        changed += plain[i] != c.out[i];
+    CU_ASSERT(changed > B * T * W / 2);
+    /* the mask of sample 1 does not depend on sample 0: run it alone */
+    mha_ctx one = c;
+    one.B = 1;
+    one.q = c.q + T * W, one.k = c.k + T * W, one.v = c.v + T * W, one.key_len = len + 1, one.keys = keys + 1;
+    one.out = falloc(T * W), one.lse = falloc(H * T), one.R = c.R + T * W;
+    mha_loss(&one);
+    CU_ASSERT(memcmp(one.out, c.out + T * W, sizeof(float) * T * W) == 0);
+    free(one.out); free(one.lse);
+    float *dq = falloc(B * T * W), *dk = falloc(B * T * W), *dv = falloc(B * T * W);
+    tr_mha_backward(dq, dk, dv, c.R, c.out, c.lse, c.q, c.k, c.v, len, 1, keys, 0.3f, B, T, T, H, DH);
+    GRAD_OK("mha dropout dq", mha_loss, &c, c.q, dq, B * T * W);
+    GRAD_OK("mha dropout dk", mha_loss, &c, c.k, dk, B * T * W);
+    GRAD_OK("mha dropout dv", mha_loss, &c, c.v, dv, B * T * W);
+    /* with v = one-hot columns, out = the dropped weights: count the zeros */
+    mha_ctx cnt;
+    mha_make(&cnt, 1, 64, 64, 1, 64, 0, NULL, 32);
+    memset(cnt.v, 0, sizeof(float) * 64 * 64);
+    for (int j = 0; j < 64; j++)
+        cnt.v[j * 64 + j] = 1.0f;
+    cnt.keys = keys, cnt.drop = 0.25f;
+    mha_loss(&cnt);
+    int zeros = 0;
+    for (int i = 0; i < 64 * 64; i++)
+        zeros += cnt.out[i] == 0.0f;
+    printf("\n    dropout 0.25: %d of 4096 weights dropped", zeros);
+    CU_ASSERT(zeros > 900 && zeros < 1150);
+    mha_free(&cnt);
+    free(plain); free(dq); free(dk); free(dv);
+    mha_free(&c);
 }
 
 /* ---- GELU, the feed-forward block, positions */
@@ -317,6 +375,7 @@ int main(void)
         {"cross-attention, key padding, a query that sees nothing", mha_cross_padding},
         {"causal attention, and one decoding step", mha_causal},
         {"keys over several blocks of the online softmax", mha_blocks},
+        {"dropout on the attention weights", mha_dropout},
         {"GELU by hand", gelu},
         {"feed-forward block, ReLU", ffn_relu},
         {"feed-forward block, GELU", ffn_gelu},

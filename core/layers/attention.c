@@ -3,6 +3,7 @@
  * softmax (trainer/layers.h). */
 #include "trainer/layers.h"
 #include "base/fastmath.h"
+#include "base/rng.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -184,6 +185,23 @@ TR_SIMD void tr_attention_backward(float *restrict denergy, float *restrict dval
 
 enum { MHA_BLOCK = 64 };
 
+/* Dropout on the weights: the multiplier of weight (i, j) of head h of a
+ * sample whose key is key: 0 or 1 / (1 - p), a pure function of (key, h,
+ * i, j), so no layout changes it. The row (h, i) has a key of its own;
+ * draw j/2 of it gives columns j (low 32 bits, even j) and j+1 (high). */
+static inline uint64_t mha_row_key(uint64_t key, int h, int i)
+{
+    return tr_key_u64(key, 0x6d6861ULL /* "mha" */, ((uint64_t)(uint32_t)h << 32) | (uint32_t)i);
+}
+
+static inline float mha_keep(uint64_t row_key, int j, float p, float scale)
+{
+    tr_rng r = {row_key, (uint64_t)j >> 1};
+    const uint64_t bits = tr_rng_next(&r);
+    const float u = (float)((uint32_t)(j & 1 ? bits >> 32 : bits) >> 8) * 0x1p-24f;
+    return u >= p ? scale : 0.0f;
+}
+
 /* keys [0, end) query i of sample b may see */
 static int mha_end(const int32_t *key_len, int causal, int b, int i, int Tq, int Tk)
 {
@@ -195,10 +213,12 @@ static int mha_end(const int32_t *key_len, int causal, int b, int i, int Tq, int
 
 TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const float *restrict q,
                             const float *restrict k, const float *restrict v, const int32_t *key_len, int causal,
-                            int B, int Tq, int Tk, int H, int dh)
+                            const uint64_t *drop_keys, float drop, int B, int Tq, int Tk, int H, int dh)
 {
     const size_t W = (size_t)H * dh;
     const float scale = 1.0f / sqrtf((float)dh);
+    const int dropping = drop_keys && drop > 0.0f;
+    const float keep_scale = drop < 1.0f ? 1.0f / (1.0f - drop) : 0.0f;
     float s[MHA_BLOCK], acc[dh > 0 ? dh : 1];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
@@ -206,6 +226,7 @@ TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const floa
                 const float *qi = q + ((size_t)b * Tq + i) * W + (size_t)h * dh;
                 float *oi = out + ((size_t)b * Tq + i) * W + (size_t)h * dh;
                 const int end = mha_end(key_len, causal, b, i, Tq, Tk);
+                const uint64_t rk = dropping ? mha_row_key(drop_keys[b], h, i) : 0;
                 float m = -INFINITY, l = 0.0f;
                 memset(acc, 0, sizeof acc);
                 for (int j0 = 0; j0 < end; j0 += MHA_BLOCK) {
@@ -222,9 +243,10 @@ TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const floa
                     for (int j = 0; j < nb; j++) {
                         const float p = tr_exp(s[j] - bm);
                         const float *vj = v + ((size_t)b * Tk + j0 + j) * W + (size_t)h * dh;
-                        l += p;
+                        l += p; /* the softmax's sum: before dropout */
+                        const float w = dropping ? p * mha_keep(rk, j0 + j, drop, keep_scale) : p;
                         for (int d = 0; d < dh; d++)
-                            acc[d] += p * vj[d];
+                            acc[d] += w * vj[d];
                     }
                     m = bm;
                 }
@@ -237,10 +259,12 @@ TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const floa
 TR_SIMD void tr_mha_backward(float *restrict dq, float *restrict dk, float *restrict dv, const float *restrict dout,
                              const float *restrict out, const float *restrict lse, const float *restrict q,
                              const float *restrict k, const float *restrict v, const int32_t *key_len, int causal,
-                             int B, int Tq, int Tk, int H, int dh)
+                             const uint64_t *drop_keys, float drop, int B, int Tq, int Tk, int H, int dh)
 {
     const size_t W = (size_t)H * dh;
     const float scale = 1.0f / sqrtf((float)dh);
+    const int dropping = drop_keys && drop > 0.0f;
+    const float keep_scale = drop < 1.0f ? 1.0f / (1.0f - drop) : 0.0f;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < Tq; i++) { /* queries in order, keys in order: a fixed sum order */
@@ -249,15 +273,19 @@ TR_SIMD void tr_mha_backward(float *restrict dq, float *restrict dk, float *rest
                     continue; /* no key to see: out was 0, nothing flows back */
                 const size_t row = ((size_t)b * Tq + i) * W + (size_t)h * dh;
                 const float *qi = q + row, *gi = dout + row;
-                const float Di = tr_dot(gi, out + row, dh); /* sum_j p_ij dp_ij */
+                /* with w = p m (m the dropout's multiplier): sum_j p_ij m_ij
+                 * (g_i . v_j) = g_i . out_i */
+                const float Di = tr_dot(gi, out + row, dh);
                 const int end = mha_end(key_len, causal, b, i, Tq, Tk);
+                const uint64_t rk = dropping ? mha_row_key(drop_keys[b], h, i) : 0;
                 for (int j = 0; j < end; j++) {
                     const size_t kr = ((size_t)b * Tk + j) * W + (size_t)h * dh;
                     const float p = tr_exp(scale * tr_dot(qi, k + kr, dh) - L);
-                    const float ds = p * (tr_dot(gi, v + kr, dh) - Di) * scale;
+                    const float mj = dropping ? mha_keep(rk, j, drop, keep_scale) : 1.0f, w = p * mj;
+                    const float ds = p * (mj * tr_dot(gi, v + kr, dh) - Di) * scale;
                     for (int d = 0; d < dh; d++) {
                         if (dv)
-                            dv[kr + d] += p * gi[d];
+                            dv[kr + d] += w * gi[d];
                         if (dq)
                             dq[row + d] += ds * k[kr + d];
                         if (dk)

@@ -464,12 +464,17 @@ TR_API void tr_positions_backward(float *dtable, const float *dx, int B,
  * decoding step, Tq = 1: every key so far). Self-attention is q, k, v from
  * one sequence, cross-attention k and v from another. Computed in blocks
  * of keys with an online softmax: memory O(Tq + Tk), no [Tq,Tk] matrix.
+ * Dropout on the weights (after the softmax, as nn.MultiheadAttention's)
+ * with rate `drop` when drop_keys[B] is given: sample b's key (from
+ * tr_dropout_key(batch key, its index, a site, 0)) fixes every weight's
+ * mask, so layouts do not change it; NULL or 0: none (prediction).
  * out[B,Tq,H*dh]; lse[B,H,Tq] each query's log-sum-exp of scores, kept for
  * backward (-inf, and out 0, for a query that sees no key). */
 TR_API void tr_mha_forward(float *out, float *lse, const float *q,
                            const float *k, const float *v,
-                           const int32_t *key_len, int causal, int B, int Tq,
-                           int Tk, int H, int dh);
+                           const int32_t *key_len, int causal,
+                           const uint64_t *drop_keys, float drop, int B,
+                           int Tq, int Tk, int H, int dh);
 /* dq, dk, dv += (any may be NULL) from dout[B,Tq,H*dh], recomputing the
  * weights from q, k and lse: a fixed order of sums, the same bits for any
  * threads or ranks. */
@@ -477,7 +482,8 @@ TR_API void tr_mha_backward(float *dq, float *dk, float *dv,
                             const float *dout, const float *out,
                             const float *lse, const float *q, const float *k,
                             const float *v, const int32_t *key_len,
-                            int causal, int B, int Tq, int Tk, int H, int dh);
+                            int causal, const uint64_t *drop_keys, float drop,
+                            int B, int Tq, int Tk, int H, int dh);
 
 TR_EXTERN_C_END
 
