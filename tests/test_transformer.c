@@ -159,6 +159,29 @@ static void mha_check(const char *what, int B, int Tq, int Tk, int H, int dh, in
     printf("\n    %s: |out - reference| <= %.2g over %d queries that see a key", what, err, seen);
     CU_ASSERT(err < 2e-6);
     const int W = H * dh;
+    /* the weights for maps: rows sum to 1 (0 for a query that sees nothing);
+     * weights times v give out */
+    float *alpha = falloc(B * H * Tq * Tk);
+    tr_mha_weights(alpha, c.q, c.k, c.lse, key_len, causal, B, Tq, Tk, H, dh);
+    double werr = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) {
+                const float *a = alpha + ((b * H + h) * Tq + i) * Tk;
+                double sum = 0;
+                for (int j = 0; j < Tk; j++)
+                    sum += a[j];
+                const int sees = c.lse[(b * H + h) * Tq + i] > -INFINITY;
+                werr = fmax(werr, fabs(sum - (sees ? 1.0 : 0.0)));
+                for (int e = 0; e < dh; e++) {
+                    double o = 0;
+                    for (int j = 0; j < Tk; j++)
+                        o += (double)a[j] * c.v[(b * Tk + j) * W + h * dh + e];
+                    werr = fmax(werr, fabs(o - c.out[(b * Tq + i) * W + h * dh + e]));
+                }
+            }
+    CU_ASSERT(werr < 2e-6);
+    free(alpha);
     float *dq = falloc(B * Tq * W), *dk = falloc(B * Tk * W), *dv = falloc(B * Tk * W);
     tr_mha_backward(dq, dk, dv, c.R, c.out, c.lse, c.q, c.k, c.v, key_len, causal, NULL, 0, B, Tq, Tk, H, dh);
     GRAD_OK("mha dq", mha_loss, &c, c.q, dq, B * Tq * W);

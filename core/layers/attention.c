@@ -294,3 +294,21 @@ TR_SIMD void tr_mha_backward(float *restrict dq, float *restrict dk, float *rest
                 }
             }
 }
+
+void tr_mha_weights(float *alpha, const float *q, const float *k, const float *lse, const int32_t *key_len,
+                    int causal, int B, int Tq, int Tk, int H, int dh)
+{
+    const size_t W = (size_t)H * dh;
+    const float scale = 1.0f / sqrtf((float)dh);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) {
+                float *a = alpha + (((size_t)b * H + h) * Tq + i) * Tk;
+                const float L = lse[((size_t)b * H + h) * Tq + i];
+                const int end = L > -INFINITY ? mha_end(key_len, causal, b, i, Tq, Tk) : 0;
+                const float *qi = q + ((size_t)b * Tq + i) * W + (size_t)h * dh;
+                for (int j = 0; j < Tk; j++)
+                    a[j] = j < end ? tr_exp(scale * tr_dot(qi, k + ((size_t)b * Tk + j) * W + (size_t)h * dh, dh) - L)
+                                   : 0.0f;
+            }
+}

@@ -484,6 +484,12 @@ TR_API void tr_mha_backward(float *dq, float *dk, float *dv,
                             const float *v, const int32_t *key_len,
                             int causal, const uint64_t *drop_keys, float drop,
                             int B, int Tq, int Tk, int H, int dh);
+/* The weights themselves, for attention maps: alpha[B,H,Tq,Tk] from q, k
+ * and forward's lse (each row sums to 1 over the keys it sees, 0 at the
+ * others; before dropout). O(Tq Tk) memory: for the samples exported. */
+TR_API void tr_mha_weights(float *alpha, const float *q, const float *k,
+                           const float *lse, const int32_t *key_len,
+                           int causal, int B, int Tq, int Tk, int H, int dh);
 
 TR_EXTERN_C_END
 
