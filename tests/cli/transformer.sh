@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# tests/cli/transformer.sh TRAINER - the transformer plugin, task classify
+# (run from the repository root): 1x1, 1x2, 2x1 and 4x1 train to the same
+# parameters, bit for bit (dropout on the embeddings, the attention weights
+# and the sub-layers included); predict gives a class and the attention
+# table; bad options and data are one line, exit 2, nothing written.
+set -euo pipefail
+export TRAINER="$1"   # launch/run.sh runs this binary (the sanitizer build's, under it)
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+cfg=(configs/sentiment_transformer.yaml data.train=320 data.test=64 data.src_len=24 model.d_model=32 model.ff=64
+     train.epochs=1 train.keep_best=none)
+
+for layout in 1x1 1x2 2x1 4x1; do
+    launch/run.sh -n "${layout%x*}" -t "${layout#*x}" "${cfg[@]}" run.out="$tmp/l$layout" >"$tmp/l$layout.log" 2>&1 \
+        || { cat "$tmp/l$layout.log"; fail "layout $layout"; }
+done
+for layout in 1x2 2x1 4x1; do
+    h5diff -q "$tmp/l1x1/checkpoint.h5" "$tmp/l$layout/checkpoint.h5" /params /params || fail "layout $layout differs from 1x1"
+    h5diff -q "$tmp/l1x1/checkpoint.h5" "$tmp/l$layout/checkpoint.h5" /optimizer /optimizer || fail "layout $layout: Adam state differs"
+done
+echo "ok: 1x2, 2x1, 4x1 bitwise identical to 1x1 (parameters and Adam state)"
+grep -q "^eval: accuracy" "$tmp/l1x1.log" || fail "no evaluation line"
+
+out="$("$TRAINER" predict "${cfg[@]}" run.out="$tmp/l1x1" --attention "what a great phone")"
+echo "$out" | head -n 1 | grep -Eq '^(neg|pos|0|1)' || { echo "$out"; fail "predict: no class"; }
+echo "$out" | grep -q "great" || { echo "$out"; fail "predict --attention: no table over the words"; }
+echo "ok: predict --attention"
+
+bad() { # what message overrides...
+    local what="$1" msg="$2" rc=0
+    shift 2
+    "$TRAINER" "${cfg[@]}" "$@" run.out="$tmp/bad" >"$tmp/bad.out" 2>"$tmp/bad.err" || rc=$?
+    [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -qF "$msg" "$tmp/bad.err" && [ ! -e "$tmp/bad" ] \
+        || { cat "$tmp/bad.err"; fail "$what: wanted exit 2 and '$msg' (exit $rc)"; }
+}
+bad "heads" "d_model (32) must be a multiple of heads (3)" model.heads=3
+bad "task" "model.task: seq2seq is not there yet; use classify" model.task=seq2seq
+bad "dropout" "model.dropout=1: must be in [0, 1), got 1" model.dropout=1
+bad "layers" "model.layers=17: must be in [1, 16], got 17" model.layers=17
+sed -e '/^model:/,/^data:/{/^model:/!{/^data:/!d}}' -e 's/^model:/model:\n  plugin: transformer/' configs/time.yaml >"$tmp/time.yaml"
+"$TRAINER" "$tmp/time.yaml" data.pairs=data/time/time_dataset.json data.vocabs=data/time/time_vocabs.json \
+    run.out="$tmp/bad" >/dev/null 2>"$tmp/bad.err" && fail "time data"
+grep -q "task classify reads token ids and a class: data.kind: text_labels" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "time data: message"; }
+echo "ok: bad options and data refused in one line"
