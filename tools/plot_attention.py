@@ -2,7 +2,7 @@
 """Plot the attention maps a run saved in attention.h5 (docs/results.md).
 
 usage: plot_attention.py results/RUN/attention.h5 [--group step_NNNNNNNN]
-                         [--samples K] [--out DIR]
+                         [--samples K] [--out DIR] [--layer NAME]
 
 Writes DIR/attention_<step>_<i>.png for the first K samples of the group
 (default: the file's 'latest' group, all samples, DIR next to the file).
@@ -14,6 +14,9 @@ Image models' groups (an 'image' dataset, plugin cnn_attn) give the image,
 each block's spatial map upsampled and blended over it (CBAM), and bar plots
 of each block's channel weights (SE, CBAM); the title names the label and
 the prediction.
+--layer NAME (a map with axes sample,head,query,key, e.g. the transformer
+plugin's layer1/self_attention; "layer1" will do) draws a grid of its heads
+for each sample instead: DIR/attention_<step>_<i>_<name>.png.
 """
 import argparse
 import os
@@ -276,21 +279,84 @@ def plot_words(step, d, i, out):
     return path
 
 
+def load_heads(path, group, layer):
+    """Multi-head maps [M, H, Tq, Tk] (axes sample,head,query,key) and the source tokens."""
+    if not os.path.isfile(path) or not h5py.is_hdf5(path):
+        fail("%s: not an HDF5 file" % path)
+    with h5py.File(path, "r") as f:
+        group = group or f.attrs.get("latest")
+        if not isinstance(group, str) or group not in f:
+            fail("%s: no group '%s'" % (path, group))
+        g = f[group]
+        names = []
+        g.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and
+                     o.attrs.get("axes") == "sample,head,query,key" else None)
+        name = next((n for n in names if n == layer or n.split("/")[0] == layer), None)
+        if name is None:
+            fail("%s: group %s has no map '%s' with axes sample,head,query,key (maps: %s)"
+                 % (path, group, layer, ", ".join(names) or "none"))
+        if "source_tokens" not in g:
+            fail("%s: group %s has no dataset 'source_tokens'" % (path, group))
+        w = g[name][()]
+        toks = g["source_tokens"].asstr()[()]
+        index = g["sample_index"][()] if "sample_index" in g else np.arange(w.shape[0])
+        step = int(g.attrs["step"]) if "step" in g.attrs else int(group.rsplit("_", 1)[-1])
+    if w.ndim != 4 or w.shape[2] != w.shape[3] or toks.shape != (w.shape[0], w.shape[3]):
+        fail("%s: %s/%s has shape %s, source_tokens %s: want [M, H, T, T] and [M, T]"
+             % (path, group, name, w.shape, toks.shape))
+    return step, name, w, toks, index
+
+
+def plot_heads(step, name, w, toks, index, i, out):
+    src = list(toks[i])
+    n = src.index(PAD) if PAD in src else len(src)
+    cols = [label(t) for t in src[:n]]
+    H = w.shape[1]
+    nc = min(H, 4)
+    nr = (H + nc - 1) // nc
+    side = max(2.6, 0.22 * n + 1.2)
+    fig, axes = plt.subplots(nr, nc, figsize=((side + 0.6) * nc, side * nr + 0.6), squeeze=False)
+    fig.subplots_adjust(wspace=0.55, hspace=0.45)
+    top = float(w[i, :, :n, :n].max()) if n else 1.0  # one colour scale for all heads
+    for h in range(nr * nc):
+        ax = axes[h // nc][h % nc]
+        if h >= H:
+            ax.axis("off")
+            continue
+        im = ax.imshow(w[i, h, :n, :n], cmap="viridis", vmin=0.0, vmax=top if top > 0 else 1.0)
+        ax.set_xticks(range(n), cols, fontsize=8, rotation=90)
+        ax.set_yticks(range(n), cols, fontsize=8)
+        ax.set_title("head %d" % (h + 1), fontsize=10)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="attention weight")
+    fig.suptitle("step %d, sample %d (dataset #%d): %s, query (rows) over key (columns)"
+                 % (step, i, index[i], name), fontsize=10)
+    path = os.path.join(out, "attention_%08d_%d_%s.png" % (step, i, name.replace("/", "_")))
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser(description="Plot the attention maps saved in attention.h5.")
     ap.add_argument("file")
     ap.add_argument("--group", help="evaluation group (default: the file's 'latest' attribute)")
     ap.add_argument("--samples", type=int, metavar="K", help="plot the first K samples (default: all)")
     ap.add_argument("--out", metavar="DIR", help="output folder (default: the file's folder)")
+    ap.add_argument("--layer", metavar="NAME", help="a grid of one multi-head map's heads (e.g. layer1)")
     a = ap.parse_args()
     if a.samples is not None and a.samples < 1:
         fail("--samples must be >= 1")
-    step, d = load(a.file, a.group)
     out = a.out or os.path.dirname(os.path.abspath(a.file))
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as e:
         fail("%s: %s" % (out, e.strerror))
+    if a.layer:
+        step, name, w, toks, index = load_heads(a.file, a.group, a.layer)
+        for i in range(min(w.shape[0], a.samples or w.shape[0])):
+            print(plot_heads(step, name, w, toks, index, i, out))
+        return
+    step, d = load(a.file, a.group)
     images = "image" in d
     m = d["image" if images else "weights"].shape[0]
     words = not images and d["weights"].shape[1] == 1 and d["source_tokens"].shape[1] > 1  # a classifier

@@ -33,6 +33,7 @@ typedef struct tr_model {
     float drop, smoothing;
     size_t emb, pos, gf, bf, out_k, out_b; /* [V,D] [T,D] [D] [D] [D,C] [C] */
     layer ly[MAX_LAYERS];
+    char map_names[MAX_LAYERS][32];        /* "layer1/self_attention", ... */
 } tr_model;
 
 /* per layer, what backward reads */
@@ -284,9 +285,10 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     return TR_OK;
 }
 
-/* Classes, their probabilities, and as the attention map [n, 1, T] the
- * last layer's self-attention received by each token: averaged over heads
- * and over the real queries (what the pooled tokens looked at). */
+/* Classes, their probabilities, each layer's self-attention (every head,
+ * as the maps "layerL/self_attention"), and as the attention map [n, 1, T]
+ * the last layer's self-attention received by each token: averaged over
+ * heads and over the real queries (what the pooled tokens looked at). */
 static tr_status predict(const tr_model *m, const float *P, void *scratch, const tr_batch *bt, tr_prediction *out,
                          tr_error *err)
 {
@@ -299,6 +301,11 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
         tr_argmax_rows(out->tokens, 1, b.probs, n, C);
     if (TR_HAS_FIELD(out, tr_prediction, probs) && out->probs)
         memcpy(out->probs, b.probs, (size_t)n * C * sizeof(float));
+    /* each layer's self-attention, every head: the maps [n, H, T, T] */
+    float **maps = TR_HAS_FIELD(out, tr_prediction, maps) ? out->maps : NULL;
+    for (int l = 0; maps && l < m->L; l++)
+        if (maps[l])
+            tr_mha_weights(maps[l], b.c[l].q, b.c[l].k, b.c[l].lse, b.len, 0, n, T, T, H, D / H);
     if (!out->attention)
         return TR_OK;
     const cache *c = &b.c[m->L - 1];
@@ -312,6 +319,13 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
                     a[t] += b.alpha[(((size_t)i * H + h) * T + q) * T + t] / (float)(H * b.len[i]);
     }
     return TR_OK;
+}
+
+static int maps(const tr_model *m, tr_map_spec *specs, int max)
+{
+    for (int l = 0; l < m->L && l < max; l++)
+        specs[l] = (tr_map_spec){m->map_names[l], 3, {m->H, m->T, m->T}, "sample,head,query,key"};
+    return m->L;
 }
 
 static const tr_option_spec options[] = {
@@ -354,6 +368,7 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
     char name[TR_MAX_NAME];
     for (int l = 0; l < m->L && !s; l++) {
         layer *w = &m->ly[l];
+        snprintf(m->map_names[l], sizeof m->map_names[l], "layer%d/self_attention", l + 1);
         static const char *const part[4] = {"query", "key", "value", "output"};
         size_t *kb[4][2] = {{&w->q, &w->bq}, {&w->k, &w->bk}, {&w->v, &w->bv}, {&w->o, &w->bo}};
         for (int j = 0; j < 4 && !s; j++) {
@@ -388,7 +403,7 @@ static const tr_plugin descriptor = {
     .description = "Transformer encoder (multi-head self-attention, post- or pre-norm) text classifier",
     .options = options, .n_options = (int)(sizeof options / sizeof options[0]),
     .attention_axes = "sample,output,source", .create = create, .destroy = destroy,
-    .scratch_bytes = scratch_bytes, .train = train, .predict = predict,
+    .scratch_bytes = scratch_bytes, .train = train, .predict = predict, .maps = maps,
 };
 
 TR_PLUGIN_DEFINE(descriptor)

@@ -2,8 +2,10 @@
 # tests/cli/transformer.sh TRAINER - the transformer plugin, task classify
 # (run from the repository root): 1x1, 1x2, 2x1 and 4x1 train to the same
 # parameters, bit for bit (dropout on the embeddings, the attention weights
-# and the sub-layers included); predict gives a class and the attention
-# table; bad options and data are one line, exit 2, nothing written.
+# and the sub-layers included); attention.h5 holds each layer's heads and
+# plot_attention.py --layer draws them; predict gives a class and the
+# attention table; bad options and data are one line, exit 2, nothing
+# written.
 set -euo pipefail
 export TRAINER="$1"   # launch/run.sh runs this binary (the sanitizer build's, under it)
 tmp="$(mktemp -d)"
@@ -22,6 +24,29 @@ for layout in 1x2 2x1 4x1; do
 done
 echo "ok: 1x2, 2x1, 4x1 bitwise identical to 1x1 (parameters and Adam state)"
 grep -q "^eval: accuracy" "$tmp/l1x1.log" || fail "no evaluation line"
+
+# attention.h5 as every run writes it, plus each layer's self-attention
+# (every head); the head grid
+/usr/bin/python3 tests/tools/check_attention.py "$tmp/l1x1/attention.h5" --min-groups 1 || fail "check_attention"
+/usr/bin/python3 - "$tmp/l1x1/attention.h5" <<'PY' || fail "attention.h5: the layers' maps"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+g = f[f.attrs["latest"]]
+for l in (1, 2):
+    d = g["layer%d/self_attention" % l]
+    assert d.attrs["axes"] == "sample,head,query,key", d.attrs["axes"]
+    assert d.shape == (16, 4, 24, 24), d.shape
+    w = d[()]
+    n = (g["source_tokens"].asstr()[()] != "<pad>").sum(axis=1)  # real tokens, post-padded
+    for i in range(16):
+        rows = w[i, :, : n[i], :].sum(axis=2)
+        assert np.allclose(rows, 1, atol=1e-5), rows
+        assert np.all(w[i, :, :, n[i]:] == 0), "a padded key got weight"
+print("ok: layer1/self_attention, layer2/self_attention [16, 4, 24, 24], rows sum to 1, padding 0")
+PY
+/usr/bin/python3 tools/plot_attention.py "$tmp/l1x1/attention.h5" --layer layer2 --samples 1 --out "$tmp/png" >"$tmp/png.log" \
+    && [ -s "$(cat "$tmp/png.log")" ] || { cat "$tmp/png.log"; fail "plot_attention --layer"; }
+echo "ok: plot_attention.py --layer layer2: $(basename "$(cat "$tmp/png.log")")"
 
 out="$("$TRAINER" predict "${cfg[@]}" run.out="$tmp/l1x1" --attention "what a great phone")"
 echo "$out" | head -n 1 | grep -Eq '^(neg|pos|0|1)' || { echo "$out"; fail "predict: no class"; }
