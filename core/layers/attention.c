@@ -179,9 +179,10 @@ TR_SIMD void tr_attention_backward(float *restrict denergy, float *restrict dval
 }
 
 /* ---- multi-head scaled dot-product attention (ABI 1.6). Per sample and
- * head, queries one at a time, keys in blocks of MHA_BLOCK: the scores of a
- * block, then the running max, sum and weighted values rescaled once per
- * block (the online softmax), so no [Tq, Tk] matrix is ever held. */
+ * head, blocks of MHA_BLOCK queries against blocks of MHA_BLOCK keys (the
+ * products by BLAS): the scores of a block, then each row's running max,
+ * sum and weighted values rescaled once per block (the online softmax), so
+ * no [Tq, Tk] matrix is ever held, only [MHA_BLOCK, MHA_BLOCK]. */
 
 enum { MHA_BLOCK = 64 };
 
@@ -211,6 +212,19 @@ static int mha_end(const int32_t *key_len, int causal, int b, int i, int Tq, int
     return end < 0 ? 0 : end;
 }
 
+/* Scores of a block: S[bq,bk] = scale q_blk k_blk^T (rows W apart), with
+ * the keys a row may not see set to -inf; returns each row's end. */
+static void mha_scores(float *S, int *ends, const float *q, const float *k, const int32_t *key_len, int causal,
+                       int b, int i0, int bq, int j0, int bk, int Tq, int Tk, size_t W, float scale, int dh)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, dh, scale, q, (int)W, k, (int)W, 0.0f, S, bk);
+    for (int r = 0; r < bq; r++) {
+        ends[r] = mha_end(key_len, causal, b, i0 + r, Tq, Tk);
+        for (int c = ends[r] - j0 < 0 ? 0 : ends[r] - j0; c < bk; c++)
+            S[r * bk + c] = -INFINITY;
+    }
+}
+
 TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const float *restrict q,
                             const float *restrict k, const float *restrict v, const int32_t *key_len, int causal,
                             const uint64_t *drop_keys, float drop, int B, int Tq, int Tk, int H, int dh)
@@ -219,40 +233,56 @@ TR_SIMD void tr_mha_forward(float *restrict out, float *restrict lse, const floa
     const float scale = 1.0f / sqrtf((float)dh);
     const int dropping = drop_keys && drop > 0.0f;
     const float keep_scale = drop < 1.0f ? 1.0f / (1.0f - drop) : 0.0f;
-    float s[MHA_BLOCK], acc[dh > 0 ? dh : 1];
+    float S[MHA_BLOCK * MHA_BLOCK], m[MHA_BLOCK], l[MHA_BLOCK], acc[MHA_BLOCK * (dh > 0 ? dh : 1)];
+    int ends[MHA_BLOCK];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
-            for (int i = 0; i < Tq; i++) {
-                const float *qi = q + ((size_t)b * Tq + i) * W + (size_t)h * dh;
-                float *oi = out + ((size_t)b * Tq + i) * W + (size_t)h * dh;
-                const int end = mha_end(key_len, causal, b, i, Tq, Tk);
-                const uint64_t rk = dropping ? mha_row_key(drop_keys[b], h, i) : 0;
-                float m = -INFINITY, l = 0.0f;
-                memset(acc, 0, sizeof acc);
-                for (int j0 = 0; j0 < end; j0 += MHA_BLOCK) {
-                    const int nb = end - j0 < MHA_BLOCK ? end - j0 : MHA_BLOCK;
-                    float bm = m;
-                    for (int j = 0; j < nb; j++) {
-                        s[j] = scale * tr_dot(qi, k + ((size_t)b * Tk + j0 + j) * W + (size_t)h * dh, dh);
-                        bm = s[j] > bm ? s[j] : bm;
-                    }
-                    const float c = tr_exp(m - bm); /* 0 at the first block (m = -inf, clamped) */
-                    l *= c;
-                    for (int d = 0; d < dh; d++)
-                        acc[d] *= c;
-                    for (int j = 0; j < nb; j++) {
-                        const float p = tr_exp(s[j] - bm);
-                        const float *vj = v + ((size_t)b * Tk + j0 + j) * W + (size_t)h * dh;
-                        l += p; /* the softmax's sum: before dropout */
-                        const float w = dropping ? p * mha_keep(rk, j0 + j, drop, keep_scale) : p;
-                        for (int d = 0; d < dh; d++)
-                            acc[d] += w * vj[d];
-                    }
-                    m = bm;
+            for (int i0 = 0; i0 < Tq; i0 += MHA_BLOCK) {
+                /* a block of queries against blocks of keys: S = q k^T, the
+                 * running max and sum per row, acc += P v (BLAS) */
+                const int bq = Tq - i0 < MHA_BLOCK ? Tq - i0 : MHA_BLOCK;
+                const float *qb = q + ((size_t)b * Tq + i0) * W + (size_t)h * dh;
+                int last = 0; /* keys any row of the block sees */
+                for (int r = 0; r < bq; r++) {
+                    m[r] = -INFINITY, l[r] = 0.0f;
+                    const int e = mha_end(key_len, causal, b, i0 + r, Tq, Tk);
+                    last = e > last ? e : last;
                 }
-                for (int d = 0; d < dh; d++)
-                    oi[d] = l > 0.0f ? acc[d] / l : 0.0f;
-                lse[((size_t)b * H + h) * Tq + i] = l > 0.0f ? m + logf(l) : -INFINITY;
+                memset(acc, 0, (size_t)bq * dh * sizeof *acc);
+                for (int j0 = 0; j0 < last; j0 += MHA_BLOCK) {
+                    const int bk = last - j0 < MHA_BLOCK ? last - j0 : MHA_BLOCK;
+                    const float *kb = k + ((size_t)b * Tk + j0) * W + (size_t)h * dh;
+                    mha_scores(S, ends, qb, kb, key_len, causal, b, i0, bq, j0, bk, Tq, Tk, W, scale, dh);
+                    for (int r = 0; r < bq; r++) {
+                        float *sr = S + (size_t)r * bk, bm = m[r];
+                        for (int c = 0; c < bk; c++)
+                            bm = sr[c] > bm ? sr[c] : bm;
+                        if (bm == -INFINITY) { /* nothing to see yet: the row adds nothing */
+                            memset(sr, 0, (size_t)bk * sizeof *sr);
+                            continue;
+                        }
+                        const float cf = m[r] == -INFINITY ? 0.0f : tr_exp(m[r] - bm);
+                        l[r] *= cf;
+                        for (int d = 0; d < dh; d++)
+                            acc[r * dh + d] *= cf;
+                        const uint64_t rk = dropping ? mha_row_key(drop_keys[b], h, i0 + r) : 0;
+                        for (int c = 0; c < bk; c++) {
+                            const float p = sr[c] == -INFINITY ? 0.0f : tr_exp(sr[c] - bm);
+                            l[r] += p; /* the softmax's sum: before dropout */
+                            sr[c] = dropping && p > 0.0f ? p * mha_keep(rk, j0 + c, drop, keep_scale) : p;
+                        }
+                        m[r] = bm;
+                    }
+                    /* acc[bq,dh] += P[bq,bk] v_blk[bk,dh] */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, dh, bk, 1.0f, S, bk,
+                                v + ((size_t)b * Tk + j0) * W + (size_t)h * dh, (int)W, 1.0f, acc, dh);
+                }
+                for (int r = 0; r < bq; r++) {
+                    float *o = out + ((size_t)b * Tq + i0 + r) * W + (size_t)h * dh;
+                    for (int d = 0; d < dh; d++)
+                        o[d] = l[r] > 0.0f ? acc[r * dh + d] / l[r] : 0.0f;
+                    lse[((size_t)b * H + h) * Tq + i0 + r] = l[r] > 0.0f ? m[r] + logf(l[r]) : -INFINITY;
+                }
             }
 }
 
@@ -265,32 +295,48 @@ TR_SIMD void tr_mha_backward(float *restrict dq, float *restrict dk, float *rest
     const float scale = 1.0f / sqrtf((float)dh);
     const int dropping = drop_keys && drop > 0.0f;
     const float keep_scale = drop < 1.0f ? 1.0f / (1.0f - drop) : 0.0f;
+    float S[MHA_BLOCK * MHA_BLOCK], dP[MHA_BLOCK * MHA_BLOCK], Di[MHA_BLOCK];
+    int ends[MHA_BLOCK];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
-            for (int i = 0; i < Tq; i++) { /* queries in order, keys in order: a fixed sum order */
-                const float L = lse[((size_t)b * H + h) * Tq + i];
-                if (!(L > -INFINITY))
-                    continue; /* no key to see: out was 0, nothing flows back */
-                const size_t row = ((size_t)b * Tq + i) * W + (size_t)h * dh;
-                const float *qi = q + row, *gi = dout + row;
-                /* with w = p m (m the dropout's multiplier): sum_j p_ij m_ij
-                 * (g_i . v_j) = g_i . out_i */
-                const float Di = tr_dot(gi, out + row, dh);
-                const int end = mha_end(key_len, causal, b, i, Tq, Tk);
-                const uint64_t rk = dropping ? mha_row_key(drop_keys[b], h, i) : 0;
-                for (int j = 0; j < end; j++) {
-                    const size_t kr = ((size_t)b * Tk + j) * W + (size_t)h * dh;
-                    const float p = tr_exp(scale * tr_dot(qi, k + kr, dh) - L);
-                    const float mj = dropping ? mha_keep(rk, j, drop, keep_scale) : 1.0f, w = p * mj;
-                    const float ds = p * (mj * tr_dot(gi, v + kr, dh) - Di) * scale;
-                    for (int d = 0; d < dh; d++) {
-                        if (dv)
-                            dv[kr + d] += w * gi[d];
-                        if (dq)
-                            dq[row + d] += ds * k[kr + d];
-                        if (dk)
-                            dk[kr + d] += ds * qi[d];
+            for (int i0 = 0; i0 < Tq; i0 += MHA_BLOCK) { /* blocks in order: a fixed order of sums */
+                const int bq = Tq - i0 < MHA_BLOCK ? Tq - i0 : MHA_BLOCK;
+                const size_t row0 = ((size_t)b * Tq + i0) * W + (size_t)h * dh;
+                const float *L = lse + ((size_t)b * H + h) * Tq + i0;
+                int last = 0;
+                for (int r = 0; r < bq; r++) {
+                    /* with w = p m (m the dropout's multiplier): sum_j p m (g . v_j) = g . out */
+                    Di[r] = tr_dot(dout + row0 + (size_t)r * W, out + row0 + (size_t)r * W, dh);
+                    const int e = L[r] > -INFINITY ? mha_end(key_len, causal, b, i0 + r, Tq, Tk) : 0;
+                    last = e > last ? e : last;
+                }
+                for (int j0 = 0; j0 < last; j0 += MHA_BLOCK) {
+                    const int bk = last - j0 < MHA_BLOCK ? last - j0 : MHA_BLOCK;
+                    const size_t kr0 = ((size_t)b * Tk + j0) * W + (size_t)h * dh;
+                    mha_scores(S, ends, q + row0, k + kr0, key_len, causal, b, i0, bq, j0, bk, Tq, Tk, W, scale, dh);
+                    /* dP[bq,bk] = dout_blk v_blk^T */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bq, bk, dh, 1.0f, dout + row0, (int)W,
+                                v + kr0, (int)W, 0.0f, dP, bk);
+                    for (int r = 0; r < bq; r++) {
+                        const uint64_t rk = dropping ? mha_row_key(drop_keys[b], h, i0 + r) : 0;
+                        for (int c = 0; c < bk; c++) {
+                            const size_t e = (size_t)r * bk + c;
+                            const float p = S[e] == -INFINITY || !(L[r] > -INFINITY) ? 0.0f : tr_exp(S[e] - L[r]);
+                            const float mj = dropping && p > 0.0f ? mha_keep(rk, j0 + c, drop, keep_scale) : 1.0f;
+                            dP[e] = p * (mj * dP[e] - Di[r]) * scale; /* dS, scaled for q and k */
+                            S[e] = p * mj;                             /* the dropped weights, for dv */
+                        }
                     }
+                    /* dv_blk += W^T dout_blk; dq_blk += dS k_blk; dk_blk += dS^T q_blk */
+                    if (dv)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, dh, bq, 1.0f, S, bk, dout + row0,
+                                    (int)W, 1.0f, dv + kr0, (int)W);
+                    if (dq)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bq, dh, bk, 1.0f, dP, bk, k + kr0,
+                                    (int)W, 1.0f, dq + row0, (int)W);
+                    if (dk)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bk, dh, bq, 1.0f, dP, bk, q + row0,
+                                    (int)W, 1.0f, dk + kr0, (int)W);
                 }
             }
 }
