@@ -172,6 +172,30 @@ static void encode(const tr_model *m, const float *P, bufs *b, const tr_batch *b
     tr_dense_forward(b->logits, b->v, P + m->out_k, P + m->out_b, n, D, m->C);
 }
 
+/* dx[N,D] = d(dropout(x)) backwards from dy: through the mask, or a copy */
+static void undrop(float *dx, const float *dy, const float *mask, int drop, int N, int D)
+{
+    if (!drop) {
+        memcpy(dx, dy, (size_t)N * D * sizeof *dx);
+        return;
+    }
+    ZERO(dx, N * D);
+    tr_dropout_backward(dx, dy, mask, N, D);
+}
+
+/* dx = d(LN(x)) backwards from dy (and LN's gamma, beta), or a copy where
+ * the residual sum is not normalised (pre-norm) */
+static void unnorm(float *dx, float *dg, float *db, const float *dy, int copy, const float *x, const float *mean,
+                   const float *rstd, const float *gamma, int N, int D)
+{
+    if (copy) {
+        memcpy(dx, dy, (size_t)N * D * sizeof *dx);
+        return;
+    }
+    ZERO(dx, N * D);
+    tr_layernorm_backward(dx, dg, db, dy, x, mean, rstd, gamma, N, D);
+}
+
 /* Forward, then backward layer by layer: each sub-layer's residual sum
  * passes its gradient both ways (the branch and the skip). */
 static tr_status train(const tr_model *m, const float *P, float *G, void *scratch, const tr_batch *bt, double *loss,
@@ -208,19 +232,10 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
         cache *c = &b.c[l];
         /* d r2 */
         float *dr2 = tmp;
-        if (m->pre_norm)
-            memcpy(dr2, dnext, (size_t)N * D * sizeof(float));
-        else {
-            ZERO(dr2, N * D);
-            tr_layernorm_backward(dr2, G + w->g2, G + w->b2, dnext, c->r2, c->m2, c->s2, P + w->g2, N, D);
-        }
+        unnorm(dr2, G + w->g2, G + w->b2, dnext, m->pre_norm, c->r2, c->m2, c->s2, P + w->g2, N, D);
         /* the FFN branch: d f = dropout'(d r2); d(its input) */
         float *df = b.dv, *din = b.dk;
-        ZERO(df, N * D);
-        if (drop)
-            tr_dropout_backward(df, dr2, c->dmask_f, N, D);
-        else
-            memcpy(df, dr2, (size_t)N * D * sizeof(float));
+        undrop(df, dr2, c->dmask_f, drop, N, D);
         ZERO(din, N * D);
         tr_ffn_backward(din, G + w->w1, G + w->c1, G + w->w2, G + w->c2, b.dh, b.dp, df,
                         m->pre_norm ? c->n2 : c->y, c->pre, c->hid, P + w->w1, P + w->w2, m->gelu, N, D, F);
@@ -233,19 +248,10 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
             tr_add_inplace(dy, din, (long)N * D);
         /* d r1 */
         float *dr1 = tmp;
-        if (m->pre_norm)
-            memcpy(dr1, dy, (size_t)N * D * sizeof(float));
-        else {
-            ZERO(dr1, N * D);
-            tr_layernorm_backward(dr1, G + w->g1, G + w->b1, dy, c->r1, c->m1, c->s1, P + w->g1, N, D);
-        }
+        unnorm(dr1, G + w->g1, G + w->b1, dy, m->pre_norm, c->r1, c->m1, c->s1, P + w->g1, N, D);
         /* the attention branch */
         float *dao = b.dv, *da = din;
-        ZERO(dao, N * D);
-        if (drop)
-            tr_dropout_backward(dao, dr1, c->dmask_a, N, D);
-        else
-            memcpy(dao, dr1, (size_t)N * D * sizeof(float));
+        undrop(dao, dr1, c->dmask_a, drop, N, D);
         ZERO(da, N * D);
         tr_dense_backward(da, G + w->o, G + w->bo, dao, c->a, P + w->o, N, D, D);
         float *dq = b.dq, *dk = b.dv, *dvbuf = b.z; /* dao and z are no longer needed */
@@ -272,11 +278,7 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     }
     /* the input: dropout, positions, the scaled embedding */
     float *dx0 = tmp;
-    ZERO(dx0, N * D);
-    if (drop)
-        tr_dropout_backward(dx0, dnext, b.xmask, N, D);
-    else
-        memcpy(dx0, dnext, (size_t)N * D * sizeof(float));
+    undrop(dx0, dnext, b.xmask, drop, N, D);
     if (m->learned)
         tr_positions_backward(G + m->pos, dx0, n, T, D, 0);
     for (size_t i = 0; i < (size_t)N * D; i++)
