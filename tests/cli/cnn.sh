@@ -9,6 +9,10 @@ trainer="$1"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# `cmd | has PATTERN`: grep -q stops reading at the first match and a writer
+# still writing (ldd writes line by line) dies of SIGPIPE, which pipefail
+# turns into a spurious failure; read everything first
+has() { grep -q "$@" <<<"$(cat)"; }
 export TRAINER="$trainer"
 # 600 images in batches of 128 (5 steps, the last of 88 = 3 micro-shards),
 # with random flips and shifts (keyed by sample, so the same on any layout)
@@ -32,7 +36,7 @@ launch/run.sh -n 1 -t 1 "${args[@]}" data.flip=false data.shift=0 run.out="$tmp/
     || { cat "$tmp/plain.log"; fail "the run without augmentation did not run"; }
 h5diff -q "$tmp/1x1/checkpoint.h5" "$tmp/plain/checkpoint.h5" /params /params >/dev/null \
     && fail "data.flip/data.shift changed nothing"
-h5dump -d /params/block1.bn.running_var "$tmp/1x1/checkpoint.h5" | grep -q "1, 1, 1" \
+h5dump -d /params/block1.bn.running_var "$tmp/1x1/checkpoint.h5" | has "1, 1, 1" \
     && fail "the running variance never moved from 1"
 /usr/bin/python3 tests/tools/check_image_attention.py "$tmp/1x1/attention.h5" --attention cbam --samples 4 \
     || fail "attention.h5"
@@ -48,7 +52,7 @@ group=$(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').a
 by_png=$("$trainer" predict "${p[@]}" "$tmp/img2.png")
 [ "$by_png" = "${by_index% (label:*}" ] || fail "predict by PNG '$by_png' != by index '$by_index'"
 echo "ok: predict 2 -> $by_index; the PNG -> $by_png"
-"$trainer" predict "${p[@]}" --attention 2 | grep -q "^block3/spatial \[7x7\]" || fail "predict --attention"
+"$trainer" predict "${p[@]}" --attention 2 | has "^block3/spatial \[7x7\]" || fail "predict --attention"
 
 # errors: one line each, nothing written
 expect() { # expect RC PATTERN CMD...

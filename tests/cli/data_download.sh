@@ -22,6 +22,10 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
+# `cmd | has PATTERN`: grep -q stops reading at the first match and a writer
+# still writing (ldd writes line by line) dies of SIGPIPE, which pipefail
+# turns into a spurious failure; read everything first
+has() { grep -q "$@" <<<"$(cat)"; }
 ok() { echo "ok: $*"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 # want FILE: the sha256 PROVENANCE.md gives for shared/FILE (the raw text's for nmt).
@@ -116,7 +120,7 @@ run
 [ "$rc" -eq 0 ] && [ -z "$err" ] || { show; fail "download run"; }
 [ "$(printf '%s\n' "$out" | wc -l)" -eq 4 ] || { show; fail "download run: wanted one line per dataset"; }
 for d in time nmt sentiment; do
-    printf '%s\n' "$out" | grep -q "^$d: downloaded data/$d/.* from $url/" || { show; fail "download run: no '$d: downloaded ... from $url/'"; }
+    printf '%s\n' "$out" | has "^$d: downloaded data/$d/.* from $url/" || { show; fail "download run: no '$d: downloaded ... from $url/'"; }
 done
 check_sums "${all[@]}"
 no_tmp "download run"
@@ -219,7 +223,7 @@ run
 [ "$rc" -eq 0 ] && [ -z "$err" ] || { show; fail "<repo>/../shared/data"; }
 for l in "time: copied data/time/.* from $tmp/shared/data/dates " "nmt: unpacked data/nmt/.* from $tmp/shared/data/nmt " \
          "sentiment: copied data/sentiment/.* from $tmp/shared/data/sentiment "; do
-    printf '%s\n' "$out" | grep -q "^$l" || { show; fail "<repo>/../shared/data: no '$l'"; }
+    printf '%s\n' "$out" | has "^$l" || { show; fail "<repo>/../shared/data: no '$l'"; }
 done
 check_sums "${all[@]}"
 ok "<repo>/../shared/data used when present"

@@ -10,6 +10,10 @@ export TRAINER="$1"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# `cmd | has PATTERN`: grep -q stops reading at the first match and a writer
+# still writing (ldd writes line by line) dies of SIGPIPE, which pipefail
+# turns into a spurious failure; read everything first
+has() { grep -q "$@" <<<"$(cat)"; }
 
 # Two files; quotes are ordinary characters; the text may hold tabs (the
 # label follows the last one); a blank line is skipped but still counted.
@@ -106,7 +110,7 @@ for where, src, tgt, pred, p in rows:
     assert pred in ("neg", "pos") and 0.5 <= float(p) <= 1.0, (pred, p)
 print("ok: eval rows point at their lines:", ", ".join(r[0].rsplit("/", 1)[1] for r in rows))
 PY
-"$TRAINER" eval "${cfg[@]}" run.out="$tmp/run" --split train --out "$tmp/train.tsv" | grep -q "^eval (train, last): accuracy [0-9.]* on 24 samples" \
+"$TRAINER" eval "${cfg[@]}" run.out="$tmp/run" --split train --out "$tmp/train.tsv" | has "^eval (train, last): accuracy [0-9.]* on 24 samples" \
     && [ "$(wc -l <"$tmp/train.tsv")" -eq 25 ] || fail "eval --split train"
 rc=0; "$TRAINER" eval "${cfg[@]}" run.out="$tmp/run" --split dev 2>"$tmp/bad.err" || rc=$?
 [ "$rc" -eq 2 ] && grep -q "split takes 'test' or 'train', not 'dev'" "$tmp/bad.err" || fail "eval --split dev"
@@ -185,7 +189,7 @@ grep -E '^(eval|best|early)' "$tmp/kb.log"
 [ -f "$tmp/kb/best.h5" ] || fail "no best.h5"
 grep -Eq '^best: macro_f1 [0-9.]{6} at step [0-9]+ -> '"$tmp/kb/best.h5"'$' "$tmp/kb.log" || fail "best line"
 bstep=$(grep '^best:' "$tmp/kb.log" | tail -n 1 | sed 's/.* at step \([0-9]*\) .*/\1/')
-"$TRAINER" inspect "$tmp/kb/best.h5" | grep -q "^step $bstep," || fail "best.h5 is not the step-$bstep model"
+"$TRAINER" inspect "$tmp/kb/best.h5" | has "^step $bstep," || fail "best.h5 is not the step-$bstep model"
 if grep -q '^early stop at step' "$tmp/kb.log"; then
     stop=$(sed -n 's/^early stop at step \([0-9]*\):.*/\1/p' "$tmp/kb.log")
     [ $((stop - bstep)) -eq 6 ] || fail "stopped at $stop, 2 evaluations (6 steps) after the best ($bstep)"

@@ -11,6 +11,10 @@ export TRAINER="$1"   # launch/run.sh runs this binary (the sanitizer build's, u
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# `cmd | has PATTERN`: grep -q stops reading at the first match and a writer
+# still writing (ldd writes line by line) dies of SIGPIPE, which pipefail
+# turns into a spurious failure; read everything first
+has() { grep -q "$@" <<<"$(cat)"; }
 cfg=(configs/sentiment_transformer.yaml data.train=320 data.test=64 data.src_len=24 model.d_model=32 model.ff=64
      train.epochs=1 train.keep_best=none)
 
@@ -49,8 +53,8 @@ PY
 echo "ok: plot_attention.py --layer layer2: $(basename "$(cat "$tmp/png.log")")"
 
 out="$("$TRAINER" predict "${cfg[@]}" run.out="$tmp/l1x1" --attention "what a great phone")"
-echo "$out" | head -n 1 | grep -Eq '^(neg|pos|0|1)' || { echo "$out"; fail "predict: no class"; }
-echo "$out" | grep -q "great" || { echo "$out"; fail "predict --attention: no table over the words"; }
+head -n 1 <<<"$out" | grep -Eq '^(neg|pos|0|1)' || { echo "$out"; fail "predict: no class"; }
+echo "$out" | has "great" || { echo "$out"; fail "predict --attention: no table over the words"; }
 echo "ok: predict --attention"
 
 bad() { # what message overrides...

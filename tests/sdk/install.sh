@@ -20,6 +20,10 @@ repo="$(pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# `cmd | has PATTERN`: grep -q stops reading at the first match and a writer
+# still writing (ldd writes line by line) dies of SIGPIPE, which pipefail
+# turns into a spurious failure; read everything first
+has() { grep -q "$@" <<<"$(cat)"; }
 unset TRAINER_PLUGIN_PATH
 export OPENBLAS_NUM_THREADS=1
 
@@ -33,7 +37,7 @@ abi="$(sed -n 's/^#define TR_ABI_VERSION \([0-9]*\)$/\1/p' "$prefix/include/trai
 [ -n "$abi" ] || fail "installed plugin.h has no TR_ABI_VERSION"
 [ -x "$prefix/bin/trainer" ] || fail "no bin/trainer"
 [ "$(readlink "$lib/libtrainer.so")" = "libtrainer.so.$abi" ] || fail "libtrainer.so -> libtrainer.so.$abi"
-readelf -d "$lib/libtrainer.so.$abi" | grep -q "SONAME.*\[libtrainer.so.$abi\]" || fail "SONAME libtrainer.so.$abi"
+readelf -d "$lib/libtrainer.so.$abi" | has "SONAME.*\[libtrainer.so.$abi\]" || fail "SONAME libtrainer.so.$abi"
 for h in trainer.h plugin.h params.h layers.h attention.h status.h export.h; do
     [ -f "$prefix/include/trainer/$h" ] || fail "header trainer/$h not installed"
 done
@@ -55,7 +59,7 @@ rm -rf "$tmp/src/build"
 # a sanitized libtrainer needs its runtime first in an executable: the
 # template's test is built with the same flags then
 cflags="-Werror"
-ldd "$lib/libtrainer.so" | grep -q libasan && cflags="$cflags -fsanitize=address,undefined"
+ldd "$lib/libtrainer.so" | has libasan && cflags="$cflags -fsanitize=address,undefined"
 cmake -S "$tmp/src" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$cflags" \
     -DTRAINER_DATA_DIR="$repo/data/time" >"$tmp/cm.log" || { cat "$tmp/cm.log"; fail "find_package(trainer): configure"; }
 cmake --build "$tmp/cm" >>"$tmp/cm.log" 2>&1 || { cat "$tmp/cm.log"; fail "find_package(trainer): build"; }
@@ -63,7 +67,7 @@ cmake --build "$tmp/cm" >>"$tmp/cm.log" 2>&1 || { cat "$tmp/cm.log"; fail "find_
 ctest --test-dir "$tmp/cm" --output-on-failure >"$tmp/ctest.log" 2>&1 || { cat "$tmp/ctest.log"; fail "the template's ctest"; }
 grep -q "1 tests passed\|100% tests passed" "$tmp/ctest.log" && ! grep -q "Not Run\|Skipped" "$tmp/ctest.log" \
     || { cat "$tmp/ctest.log"; fail "the template's ctest did not run its test"; }
-ldd "$tmp/cm/test_luong_attn" | grep -q "$lib/libtrainer.so" || fail "the template's test does not use the installed libtrainer"
+ldd "$tmp/cm/test_luong_attn" | has "$lib/libtrainer.so" || fail "the template's test does not use the installed libtrainer"
 echo "ok: the template's unit tests, against the installed SDK"
 TRAINER_PLUGIN_PATH="$tmp/cm" "$prefix/bin/trainer" gradcheck "$tmp/src/luong_attn.yaml" model.hidden_units=8 \
     model.attentional_units=8 data.src_len=12 --samples 2 >"$tmp/gc.log" || { cat "$tmp/gc.log"; fail "installed trainer gradcheck"; }
@@ -78,7 +82,7 @@ TRAINER_PLUGIN_PATH="$tmp/s2s" "$prefix/bin/trainer" gradcheck examples/plain_se
     >"$tmp/s2s.gc" || { cat "$tmp/s2s.gc"; fail "examples/plain_seq2seq: gradcheck"; }
 echo "ok: examples/plain_seq2seq built out of tree; $(tail -n 1 "$tmp/s2s.gc")"
 [ -f "$tmp/cm/luong_attn.so" ] || fail "find_package build made no luong_attn.so"
-nm -D --defined-only "$tmp/cm/luong_attn.so" | awk '{print $3}' | sort | tr '\n' ' ' | grep -qx 'tr_plugin_entry tr_scorers_entry ' \
+nm -D --defined-only "$tmp/cm/luong_attn.so" | awk '{print $3}' | sort | tr '\n' ' ' | has -x 'tr_plugin_entry tr_scorers_entry ' \
     || fail "the plugin exports more than its entry points: $(nm -D --defined-only "$tmp/cm/luong_attn.so")"
 echo "ok: find_package(trainer) build"
 
@@ -155,7 +159,7 @@ if [ "$(nproc)" -lt 4 ]; then  # what the README tells users to add, and why
         || { cat "$tmp/mpirun0.log"; fail "mpirun -n 4 on $(nproc) cores without --oversubscribe: expected Open MPI's refusal"; }
     echo "ok: mpirun -n 4 on $(nproc) cores without --oversubscribe: Open MPI's 'not enough slots' (the README says what to add)"
 fi
-(cd "$tmp" && PATH="$prefix/bin:$PATH" command -v trainer) | grep -qx "$prefix/bin/trainer" || fail "trainer on PATH"
+(cd "$tmp" && PATH="$prefix/bin:$PATH" command -v trainer) | has -x "$prefix/bin/trainer" || fail "trainer on PATH"
 PATH="$prefix/bin:$PATH" mpirun "${asroot[@]}" --oversubscribe -n 4 -x OMP_NUM_THREADS=1 trainer configs/nmt.yaml \
     "${nmt[@]}" run.out="$tmp/mpirun" >"$tmp/mpirun.log" 2>&1 || { cat "$tmp/mpirun.log"; fail "mpirun --oversubscribe -n 4 trainer"; }
 grep -q "^model: nmt_gru .*($lib/trainer/plugins/nmt_gru.so)" "$tmp/mpirun.log" || { cat "$tmp/mpirun.log"; fail "mpirun: not the installed plugin"; }
@@ -169,7 +173,7 @@ grep -q "^model: nmt_gru .*($lib/trainer/plugins/nmt_gru.so)" "$tmp/run4.log" ||
 grep -q "^layout: 4 ranks x 1 thread;" "$tmp/run4.log" || fail "trainer-run: not 4 ranks x 1 thread"
 h5diff -q "$tmp/mpirun/checkpoint.h5" "$tmp/run4/checkpoint.h5" /params /params \
     || fail "trainer-run and plain mpirun trained different parameters"
-PATH="$prefix/bin:$PATH" trainer-run --help | grep -q "^Installed with the trainer as \`trainer-run\`" || fail "trainer-run --help"
+PATH="$prefix/bin:$PATH" trainer-run --help | has "^Installed with the trainer as \`trainer-run\`" || fail "trainer-run --help"
 echo "ok: trainer-run -n 4 configs/nmt.yaml finds the installed trainer"
 
 # ---- 7. installed into the trainer's prefix; the prefix moved
@@ -181,7 +185,7 @@ mlib="$tmp/moved/$libdir"
 "$tmp/moved/bin/trainer" plugins >"$tmp/list2"
 grep -Eq "^luong_attn +1\.1\.0 +ABI $abi +$mlib/trainer/plugins/luong_attn\.so$" "$tmp/list2" \
     || { cat "$tmp/list2"; fail "moved prefix: plugin folder"; }
-PKG_CONFIG_PATH="$mlib/pkgconfig" pkg-config --cflags trainer | grep -q -- "-I$tmp/moved/" || fail "moved prefix: pkg-config"
+PKG_CONFIG_PATH="$mlib/pkgconfig" pkg-config --cflags trainer | has -- "-I$tmp/moved/" || fail "moved prefix: pkg-config"
 cmake -S "$tmp/src" -B "$tmp/cm2" -DCMAKE_PREFIX_PATH="$tmp/moved" >"$tmp/cm2.log" && cmake --build "$tmp/cm2" >>"$tmp/cm2.log" 2>&1 \
     || { cat "$tmp/cm2.log"; fail "moved prefix: find_package"; }
 grep -q "$tmp/moved/$libdir/libtrainer.so" "$tmp/cm2/CMakeCache.txt" "$tmp/cm2/CMakeFiles/luong_attn.dir/link.txt" 2>/dev/null \
