@@ -15,8 +15,9 @@ each block's spatial map upsampled and blended over it (CBAM), and bar plots
 of each block's channel weights (SE, CBAM); the title names the label and
 the prediction.
 --layer NAME (a map with axes sample,head,query,key, e.g. the transformer
-plugin's layer1/self_attention; "layer1" will do) draws a grid of its heads
-for each sample instead: DIR/attention_<step>_<i>_<name>.png.
+plugin's layer1/self_attention, or decoder/layer2/cross_attention;
+"layer1" will do) draws a grid of its heads for each sample instead:
+DIR/attention_<step>_<i>_<name>.png.
 """
 import argparse
 import os
@@ -280,7 +281,11 @@ def plot_words(step, d, i, out):
 
 
 def load_heads(path, group, layer):
-    """Multi-head maps [M, H, Tq, Tk] (axes sample,head,query,key) and the source tokens."""
+    """Multi-head maps [M, H, Tq, Tk] (axes sample,head,query,key) and the
+    query's and key's tokens: the source's for an encoder's self-attention;
+    a decoder's (decoder/...) queries are the predicted tokens, its
+    self-attention's keys the decoder's inputs (<s>, then the predictions)
+    and its cross-attention's the source."""
     if not os.path.isfile(path) or not h5py.is_hdf5(path):
         fail("%s: not an HDF5 file" % path)
     with h5py.File(path, "r") as f:
@@ -291,41 +296,58 @@ def load_heads(path, group, layer):
         names = []
         g.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and
                      o.attrs.get("axes") == "sample,head,query,key" else None)
-        name = next((n for n in names if n == layer or n.split("/")[0] == layer), None)
+        name = next((n for n in names if n == layer or n.rsplit("/", 1)[0] == layer), None)
         if name is None:
             fail("%s: group %s has no map '%s' with axes sample,head,query,key (maps: %s)"
                  % (path, group, layer, ", ".join(names) or "none"))
-        if "source_tokens" not in g:
-            fail("%s: group %s has no dataset 'source_tokens'" % (path, group))
+        for ds in ("source_tokens",) + (("predicted_tokens",) if name.startswith("decoder/") else ()):
+            if ds not in g:
+                fail("%s: group %s has no dataset '%s'" % (path, group, ds))
         w = g[name][()]
-        toks = g["source_tokens"].asstr()[()]
+        src = g["source_tokens"].asstr()[()]
         index = g["sample_index"][()] if "sample_index" in g else np.arange(w.shape[0])
         step = int(g.attrs["step"]) if "step" in g.attrs else int(group.rsplit("_", 1)[-1])
-    if w.ndim != 4 or w.shape[2] != w.shape[3] or toks.shape != (w.shape[0], w.shape[3]):
-        fail("%s: %s/%s has shape %s, source_tokens %s: want [M, H, T, T] and [M, T]"
-             % (path, group, name, w.shape, toks.shape))
-    return step, name, w, toks, index
+        if name.startswith("decoder/"):
+            q = g["predicted_tokens"].asstr()[()]
+            k = src if name.endswith("cross_attention") else \
+                np.concatenate([np.full((q.shape[0], 1), "<s>", dtype=object), q[:, :-1]], axis=1)
+        else:
+            q = k = src
+    if w.ndim != 4 or q.shape != (w.shape[0], w.shape[2]) or k.shape != (w.shape[0], w.shape[3]):
+        fail("%s: %s/%s has shape %s, its tokens %s and %s: want [M, H, Tq, Tk], [M, Tq] and [M, Tk]"
+             % (path, group, name, w.shape, q.shape, k.shape))
+    return step, name, w, (q, k), index
+
+
+def real(toks, ends=(PAD,)):
+    """the tokens up to the first padding (and through a </s>)"""
+    toks = list(toks)
+    for j, t in enumerate(toks):
+        if t in ends:
+            return toks[:j]
+        if t == "</s>":
+            return toks[:j + 1]
+    return toks
 
 
 def plot_heads(step, name, w, toks, index, i, out):
-    src = list(toks[i])
-    n = src.index(PAD) if PAD in src else len(src)
-    cols = [label(t) for t in src[:n]]
+    rows, cols = real(toks[0][i]), real(toks[1][i])
+    nq, nk = len(rows), len(cols)
     H = w.shape[1]
     nc = min(H, 4)
     nr = (H + nc - 1) // nc
-    side = max(2.6, 0.22 * n + 1.2)
-    fig, axes = plt.subplots(nr, nc, figsize=((side + 0.6) * nc, side * nr + 0.6), squeeze=False)
+    sw, sh = max(2.6, 0.22 * nk + 1.2), max(2.6, 0.22 * nq + 1.2)
+    fig, axes = plt.subplots(nr, nc, figsize=((sw + 0.6) * nc, sh * nr + 0.6), squeeze=False)
     fig.subplots_adjust(wspace=0.55, hspace=0.45)
-    top = float(w[i, :, :n, :n].max()) if n else 1.0  # one colour scale for all heads
+    top = float(w[i, :, :nq, :nk].max()) if nq and nk else 1.0  # one colour scale for all heads
     for h in range(nr * nc):
         ax = axes[h // nc][h % nc]
         if h >= H:
             ax.axis("off")
             continue
-        im = ax.imshow(w[i, h, :n, :n], cmap="viridis", vmin=0.0, vmax=top if top > 0 else 1.0)
-        ax.set_xticks(range(n), cols, fontsize=8, rotation=90)
-        ax.set_yticks(range(n), cols, fontsize=8)
+        im = ax.imshow(w[i, h, :nq, :nk], cmap="viridis", vmin=0.0, vmax=top if top > 0 else 1.0)
+        ax.set_xticks(range(nk), [label(t) for t in cols], fontsize=8, rotation=90)
+        ax.set_yticks(range(nq), [label(t) for t in rows], fontsize=8)
         ax.set_title("head %d" % (h + 1), fontsize=10)
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="attention weight")
     fig.suptitle("step %d, sample %d (dataset #%d): %s, query (rows) over key (columns)"

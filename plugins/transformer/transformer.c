@@ -1,15 +1,23 @@
-/* plugins/transformer/transformer.c - a Transformer encoder over token ids
- * (Vaswani et al.; PyTorch's nn.TransformerEncoder), for model.task:
- * classify. Rows are batch-major [n,T,D], N = n T of them.
+/* plugins/transformer/transformer.c - the Transformer (Vaswani et al.;
+ * PyTorch's nn.Transformer) over token ids: model.task classify (an encoder
+ * and a pooled class) or seq2seq (encoder-decoder). Rows are batch-major
+ * [n,T,D]. A stack (the encoder, the decoder) is:
  *
- *   x_0 = dropout(E[src] sqrt(D) + PE)               sinusoidal or learned PE
- *   per layer, post-norm (the paper's) or pre-norm:
- *     a   = MHA(x Wq, x Wk, x Wv) Wo                  heads side by side, padding masked,
- *                                                     dropout on the weights
- *     x'  = LN1(x + dropout(a))                       pre-norm: x + dropout(MHA(LN1 x))
- *     x'' = LN2(x' + dropout(FFN(x')))                pre-norm: x' + dropout(FFN(LN2 x'))
- *   z = LN(x_L)                                       the stack's final norm
- *   v = mean of z over the real tokens, or z at the first; p = softmax(v Wc + bc)
+ *   x_0 = dropout(E[tokens] sqrt(D) + PE)           sinusoidal or learned PE
+ *   sub-layers, post-norm (the paper's) or pre-norm:
+ *     x' = LN(x + dropout(f(x)))                    pre-norm: x + dropout(f(LN x))
+ *   with f, per encoder layer: self-attention (padding masked), FFN;
+ *   per decoder layer: causal self-attention, cross-attention over the
+ *   encoder's output (its padding masked), FFN
+ *   z = LN(x_last)                                  each stack's final norm
+ *
+ *   attention f(x) = MHA(x Wq, m Wk, m Wv) Wo       m = x, or the encoder's z;
+ *                                                   dropout on the weights
+ *   classify: v = mean of z over the real tokens (or z at the first); p = softmax(v Wc + bc)
+ *   seq2seq:  p_t = softmax(z_t Wo + bo) over the decoder's z, teacher forced
+ *             (<s> then the target shifted right); greedy decoding feeds back
+ *             the argmax, one position at a time, each layer keeping its keys
+ *             and values so far.
  *
  * Dropout masks are keyed by (the step's key, sample index, site, position),
  * the attention weights' by (sample key, head, query, key). */
@@ -19,63 +27,115 @@
 #include <string.h>
 #include "trainer/trainer.h"
 
-enum { MAX_LAYERS = 16 };
-enum { O_TASK, O_DMODEL, O_HEADS, O_LAYERS, O_FF, O_ACT, O_DROPOUT, O_POS, O_NORM, O_POOL, O_SMOOTH };
+enum { MAX_LAYERS = 16, MAX_SUBS = 3 * MAX_LAYERS, MAX_MAPS = 16 /* the core's */ };
+enum { O_TASK, O_DMODEL, O_HEADS, O_LAYERS, O_DLAYERS, O_FF, O_ACT, O_DROPOUT, O_POS, O_NORM, O_POOL, O_SMOOTH, O_DECODE };
+enum { SELF_ATTN, CAUSAL_ATTN, CROSS_ATTN, FFN };
 
-typedef struct layer {
-    size_t q, bq, k, bk, v, bv, o, bo;   /* [D,D] [D] each */
-    size_t g1, b1, g2, b2;               /* norms' gamma, beta [D] */
-    size_t w1, c1, w2, c2;               /* FFN [D,F] [F] [F,D] [D] */
-} layer;
+typedef struct sublayer {
+    int kind;
+    size_t w[8];               /* attention: query, key, value, output (kernel [D,D], bias [D] each);
+                                  FFN: fc1 [D,F] [F], fc2 [F,D] [D] */
+    size_t gamma, beta;        /* its layer norm [D] */
+    uint32_t site, attn_site;  /* dropout keys: its output, its attention weights */
+} sublayer;
+
+typedef struct stack {
+    int T, S;                  /* sequence length, sub-layers */
+    size_t emb, pos, gf, bf;   /* [V,D] [T,D] [D] [D] */
+    uint32_t site;             /* the embedded input's dropout */
+    sublayer sub[MAX_SUBS];
+} stack;
 
 typedef struct tr_model {
-    int T, V, C, D, H, L, F, gelu, pre_norm, first, learned;
+    int seq2seq, V, C, D, H, F, gelu, pre_norm, first, learned, full_decode;
+    int bos, eos, pad_t;
     float drop, smoothing;
-    size_t emb, pos, gf, bf, out_k, out_b; /* [V,D] [T,D] [D] [D] [D,C] [C] */
-    layer ly[MAX_LAYERS];
-    char map_names[MAX_LAYERS][32];        /* "layer1/self_attention", ... */
+    stack enc, dec;            /* dec: seq2seq only */
+    size_t out_k, out_b;       /* [D,C] [C] (seq2seq: C = the target vocabulary) */
+    int n_maps;
+    tr_map_spec map_specs[MAX_MAPS];
+    char map_names[MAX_MAPS][40];    /* "layer1/self_attention", "decoder/layer1/cross_attention", ... */
 } tr_model;
 
-/* per layer, what backward reads */
-typedef struct cache {
-    float *x, *n1, *q, *k, *v, *a, *ao, *r1, *y, *n2, *pre, *hid, *f, *r2; /* [N,D] ([N,F]: pre, hid) */
-    float *m1, *s1, *m2, *s2, *lse;                                        /* [N] x4, [n,H,T] */
-    float *dmask_a, *dmask_f;                                              /* [N,D] dropout masks */
-} cache;
+/* what a sub-layer's backward reads; rows N = n T (k, v: n Tk) */
+typedef struct sub_cache {
+    float *x, *in, *f, *r, *mask;   /* [N,D]: input, LN(input) (pre-norm), branch, residual sum, dropout mask */
+    float *mean, *rstd;             /* [N] its norm's */
+    float *q, *k, *v, *a, *lse;     /* attention: [N,D] [n Tk,D] x2 [N,D] [n,H,T] */
+    float *pre, *hid;               /* FFN: [N,F] x2 */
+} sub_cache;
+
+typedef struct stack_cache {
+    sub_cache sub[MAX_SUBS];
+    float *x0, *xmask, *zin, *z, *mf, *sf; /* [N,D] x4, [N] x2 */
+} stack_cache;
+
+/* one forward (and backward) pass's inputs and shared buffers */
+typedef struct run {
+    const tr_batch *bt;
+    int n, drop, Ts;
+    const int32_t *src_len;         /* [n] real source tokens */
+    int32_t *step_len;              /* [n] decoding: positions so far */
+    const float *memory;            /* the encoder's z [n,Ts,D], for cross-attention */
+    float *dmemory;                 /* its gradient */
+    uint64_t *rowkeys, *keys;       /* [n max(T)], [n] */
+    float *d[9], *dh, *dp;          /* [R,D] x9, [R,F] x2 */
+} run;
 
 typedef struct bufs {
-    int32_t *len;
-    uint64_t *rowkeys, *keys;     /* [N], [n] */
-    float *x0, *xmask;            /* [N,D] embedded input, its dropout mask */
-    cache c[MAX_LAYERS];
-    float *z, *mf, *sf, *v, *logits, *probs, *alpha; /* [N,D] [N] [N] [n,D] [n,C] x2 [n,H,T,T] */
-    float *d1, *d2, *d3, *dq, *dk, *dv, *dh, *dp;    /* gradients [N,D] x6, [N,F] x2 */
+    int32_t *len, *step_len, *dec_in, *dec_tgt, *rows, *tgt_c; /* [n] x2, [n,Ty] x4 */
+    uint64_t *rowkeys, *keys;
+    stack_cache enc, dec;
+    float *v, *zc, *logits, *probs, *alpha;                    /* [n,D] [M,D] [M,C] x2, weights */
+    float *dz, *dmem, *d[9], *dh, *dp;
     size_t bytes;
 } bufs;
+
+static void take_stack(tr_arena *a, stack_cache *c, const tr_model *m, const stack *s, int n, int Tk_cross)
+{
+    const size_t N = (size_t)n * s->T, ND = N * m->D, NF = N * m->F;
+    tr_arena_floats(a, ND, &c->x0, &c->xmask, &c->zin, &c->z, NULL);
+    tr_arena_floats(a, N, &c->mf, &c->sf, NULL);
+    for (int j = 0; j < s->S; j++) {
+        sub_cache *u = &c->sub[j];
+        tr_arena_floats(a, ND, &u->x, &u->in, &u->f, &u->r, &u->mask, NULL);
+        tr_arena_floats(a, N, &u->mean, &u->rstd, NULL);
+        if (s->sub[j].kind == FFN) {
+            tr_arena_floats(a, NF, &u->pre, &u->hid, NULL);
+            continue;
+        }
+        const size_t Nk = (size_t)n * (s->sub[j].kind == CROSS_ATTN ? Tk_cross : s->T);
+        tr_arena_floats(a, ND, &u->q, &u->a, NULL);
+        tr_arena_floats(a, Nk * m->D, &u->k, &u->v, NULL);
+        tr_arena_floats(a, (size_t)n * m->H * s->T, &u->lse, NULL);
+    }
+}
 
 static bufs layout(const tr_model *m, int n, void *base)
 {
     bufs b;
     tr_arena a = {base, 0};
-    const size_t N = (size_t)n * m->T, ND = N * m->D, NF = N * m->F;
+    const int Ts = m->enc.T, Ty = m->seq2seq ? m->dec.T : 1, Tmax = Ts > Ty ? Ts : Ty;
+    const size_t R = (size_t)n * Tmax, M = (size_t)n * Ty, C = (size_t)m->C, H = (size_t)m->H;
     TR_TAKE(&a, b.len, (size_t)n);
-    TR_TAKE(&a, b.rowkeys, N);
+    TR_TAKE(&a, b.step_len, (size_t)n);
+    TR_TAKE(&a, b.dec_in, M);
+    TR_TAKE(&a, b.dec_tgt, M);
+    TR_TAKE(&a, b.rows, M);
+    TR_TAKE(&a, b.tgt_c, M);
+    TR_TAKE(&a, b.rowkeys, R);
     TR_TAKE(&a, b.keys, (size_t)n);
-    tr_arena_floats(&a, ND, &b.x0, &b.xmask, NULL);
-    for (int l = 0; l < m->L; l++) {
-        cache *c = &b.c[l];
-        tr_arena_floats(&a, ND, &c->x, &c->n1, &c->q, &c->k, &c->v, &c->a, &c->ao, &c->r1, &c->y, &c->n2, &c->f,
-                        &c->r2, &c->dmask_a, &c->dmask_f, NULL);
-        tr_arena_floats(&a, NF, &c->pre, &c->hid, NULL);
-        tr_arena_floats(&a, N, &c->m1, &c->s1, &c->m2, &c->s2, NULL);
-        tr_arena_floats(&a, (size_t)n * m->H * m->T, &c->lse, NULL);
-    }
-    tr_arena_floats(&a, ND, &b.z, &b.d1, &b.d2, &b.d3, &b.dq, &b.dk, &b.dv, NULL);
-    tr_arena_floats(&a, NF, &b.dh, &b.dp, NULL);
-    tr_arena_floats(&a, N, &b.mf, &b.sf, NULL);
+    take_stack(&a, &b.enc, m, &m->enc, n, 0);
+    if (m->seq2seq)
+        take_stack(&a, &b.dec, m, &m->dec, n, Ts);
     tr_arena_floats(&a, (size_t)n * m->D, &b.v, NULL);
-    tr_arena_floats(&a, (size_t)n * m->C, &b.logits, &b.probs, NULL);
-    tr_arena_floats(&a, (size_t)n * m->H * m->T * m->T, &b.alpha, NULL);
+    tr_arena_floats(&a, M * m->D, &b.zc, NULL);
+    tr_arena_floats(&a, M * C, &b.logits, &b.probs, NULL);
+    /* weights for the maps: [n,H,T,T] of a classifier's layer, one decoding step's [n,H,1,Tmax] */
+    tr_arena_floats(&a, m->seq2seq ? R * H : (size_t)n * H * Ts * Ts, &b.alpha, NULL);
+    tr_arena_floats(&a, R * m->D, &b.dz, &b.dmem, &b.d[0], &b.d[1], &b.d[2], &b.d[3], &b.d[4], &b.d[5], &b.d[6],
+                    &b.d[7], &b.d[8], NULL);
+    tr_arena_floats(&a, R * m->F, &b.dh, &b.dp, NULL);
     b.bytes = a.used;
     return b;
 }
@@ -84,92 +144,31 @@ static size_t scratch_bytes(const tr_model *m, int n) { return layout(m, n, NULL
 
 #define ZERO(p, count) memset(p, 0, (size_t)(count) * sizeof *(p))
 
-/* y = dropout(x) with the rows' keys of `site` (identity when not dropping) */
-static void drop_rows(const tr_model *m, bufs *b, const tr_batch *bt, int drop, uint32_t site, float *y,
-                      float *mask, const float *x, int n)
+/* A pass over bt: clamped source lengths, and the shared buffers. */
+static run start(const tr_model *m, bufs *b, const tr_batch *bt, int drop)
 {
-    const int T = m->T;
-    if (!drop) {
+    const int n = bt->n, T = m->enc.T;
+    const int have_len = TR_HAS_FIELD(bt, tr_batch, src_lengths) && bt->src_lengths;
+    for (int i = 0; i < n; i++)
+        b->len[i] = have_len ? (bt->src_lengths[i] < 0 ? 0 : bt->src_lengths[i] > T ? T : bt->src_lengths[i]) : T;
+    run r = {.bt = bt, .n = n, .drop = drop, .Ts = T, .src_len = b->len, .step_len = b->step_len,
+             .rowkeys = b->rowkeys, .keys = b->keys, .dh = b->dh, .dp = b->dp, .dmemory = b->dmem};
+    memcpy(r.d, b->d, sizeof r.d);
+    return r;
+}
+
+/* y[n T, D] = dropout(x) with the rows' keys of `site` (identity when not dropping) */
+static void drop_rows(const tr_model *m, const run *r, uint32_t site, float *y, float *mask, const float *x, int T)
+{
+    const int n = r->n;
+    if (!r->drop) {
         if (y != x)
             memcpy(y, x, (size_t)n * T * m->D * sizeof *y);
         return;
     }
     for (int i = 0; i < n * T; i++)
-        b->rowkeys[i] = tr_dropout_key(bt->key, bt->index[i / T], site, (uint32_t)(i % T));
-    tr_dropout_forward(y, mask, x, b->rowkeys, m->drop, n * T, m->D);
-}
-
-/* each sample's key for layer l's attention weights */
-static void attn_keys(bufs *b, const tr_batch *bt, int l, int drop)
-{
-    for (int i = 0; drop && i < bt->n; i++)
-        b->keys[i] = tr_dropout_key(bt->key, bt->index[i], 1000 + (uint32_t)l, 0);
-}
-
-/* The stack over bt's tokens: z [N,D]; caches for backward. */
-static void encode(const tr_model *m, const float *P, bufs *b, const tr_batch *bt, int drop)
-{
-    const int n = bt->n, T = m->T, D = m->D, N = n * T;
-    const int have_len = TR_HAS_FIELD(bt, tr_batch, src_lengths) && bt->src_lengths;
-    for (int i = 0; i < n; i++)
-        b->len[i] = have_len ? (bt->src_lengths[i] < 0 ? 0 : bt->src_lengths[i] > T ? T : bt->src_lengths[i]) : T;
-    tr_embedding_forward(b->x0, bt->src, P + m->emb, N, D);
-    for (size_t i = 0; i < (size_t)N * D; i++)
-        b->x0[i] *= sqrtf((float)D);
-    if (m->learned)
-        tr_positions_forward(b->x0, P + m->pos, n, T, D, 0);
-    else
-        tr_sinusoid_add(b->x0, n, T, D, 0);
-    const float *x = b->x0;
-    drop_rows(m, b, bt, drop, 0, b->c[0].x, b->xmask, x, n);
-    for (int l = 0; l < m->L; l++) {
-        const layer *w = &m->ly[l];
-        cache *c = &b->c[l];
-        /* attention sub-layer */
-        const float *in = c->x;
-        if (m->pre_norm) {
-            tr_layernorm_forward(c->n1, c->m1, c->s1, c->x, P + w->g1, P + w->b1, 1e-5f, N, D);
-            in = c->n1;
-        }
-        tr_dense_forward(c->q, in, P + w->q, P + w->bq, N, D, D);
-        tr_dense_forward(c->k, in, P + w->k, P + w->bk, N, D, D);
-        tr_dense_forward(c->v, in, P + w->v, P + w->bv, N, D, D);
-        attn_keys(b, bt, l, drop);
-        tr_mha_forward(c->a, c->lse, c->q, c->k, c->v, b->len, 0, drop ? b->keys : NULL, m->drop, n, T, T, m->H,
-                       D / m->H);
-        tr_dense_forward(c->ao, c->a, P + w->o, P + w->bo, N, D, D);
-        drop_rows(m, b, bt, drop, 1 + 3 * (uint32_t)l, c->r1, c->dmask_a, c->ao, n);
-        tr_add_inplace(c->r1, c->x, (long)N * D);
-        if (m->pre_norm) {
-            memcpy(c->y, c->r1, (size_t)N * D * sizeof(float));
-            tr_layernorm_forward(c->n2, c->m2, c->s2, c->y, P + w->g2, P + w->b2, 1e-5f, N, D);
-            in = c->n2;
-        } else {
-            tr_layernorm_forward(c->y, c->m1, c->s1, c->r1, P + w->g1, P + w->b1, 1e-5f, N, D);
-            in = c->y;
-        }
-        /* feed-forward sub-layer */
-        tr_ffn_forward(c->f, c->hid, c->pre, in, P + w->w1, P + w->c1, P + w->w2, P + w->c2, m->gelu, N, D, m->F);
-        drop_rows(m, b, bt, drop, 2 + 3 * (uint32_t)l, c->r2, c->dmask_f, c->f, n);
-        tr_add_inplace(c->r2, c->y, (long)N * D);
-        float *next = l + 1 < m->L ? b->c[l + 1].x : b->z;
-        if (m->pre_norm)
-            memcpy(next, c->r2, (size_t)N * D * sizeof(float));
-        else
-            tr_layernorm_forward(next, c->m2, c->s2, c->r2, P + w->g2, P + w->b2, 1e-5f, N, D);
-    }
-    /* the stack's final norm, in place over its input kept in d3 */
-    memcpy(b->d3, b->z, (size_t)N * D * sizeof(float));
-    tr_layernorm_forward(b->z, b->mf, b->sf, b->d3, P + m->gf, P + m->bf, 1e-5f, N, D);
-    /* pooling */
-    ZERO(b->v, n * D);
-    for (int i = 0; i < n; i++) {
-        const int cnt = m->first ? (b->len[i] > 0) : b->len[i];
-        for (int t = 0; t < cnt; t++)
-            for (int d = 0; d < D; d++)
-                b->v[(size_t)i * D + d] += b->z[((size_t)i * T + t) * D + d] / (float)cnt;
-    }
-    tr_dense_forward(b->logits, b->v, P + m->out_k, P + m->out_b, n, D, m->C);
+        r->rowkeys[i] = tr_dropout_key(r->bt->key, r->bt->index[i / T], site, (uint32_t)(i % T));
+    tr_dropout_forward(y, mask, x, r->rowkeys, m->drop, n * T, m->D);
 }
 
 /* dx[N,D] = d(dropout(x)) backwards from dy: through the mask, or a copy */
@@ -183,134 +182,403 @@ static void undrop(float *dx, const float *dy, const float *mask, int drop, int 
     tr_dropout_backward(dx, dy, mask, N, D);
 }
 
-/* dx = d(LN(x)) backwards from dy (and LN's gamma, beta), or a copy where
- * the residual sum is not normalised (pre-norm) */
-static void unnorm(float *dx, float *dg, float *db, const float *dy, int copy, const float *x, const float *mean,
-                   const float *rstd, const float *gamma, int N, int D)
+/* An attention sub-layer's keys: which, how many, and whether causal. Step
+ * y >= 0 is one decoding position: its query against the keys so far. */
+typedef struct keys_of {
+    int Tk, causal;
+    const int32_t *len;
+} keys_of;
+
+static keys_of keys_for(const sublayer *w, const run *r, int T, int step)
 {
-    if (copy) {
-        memcpy(dx, dy, (size_t)N * D * sizeof *dx);
-        return;
-    }
-    ZERO(dx, N * D);
-    tr_layernorm_backward(dx, dg, db, dy, x, mean, rstd, gamma, N, D);
+    if (w->kind == CROSS_ATTN)
+        return (keys_of){r->Ts, 0, r->src_len};
+    if (w->kind == SELF_ATTN)
+        return (keys_of){T, 0, r->src_len};
+    return step < 0 ? (keys_of){T, 1, NULL} : (keys_of){T, 0, r->step_len};
 }
 
-/* Forward, then backward layer by layer: each sub-layer's residual sum
- * passes its gradient both ways (the branch and the skip). */
+static const uint64_t *weight_keys(const sublayer *w, const run *r)
+{
+    if (!r->drop)
+        return NULL;
+    for (int i = 0; i < r->n; i++)
+        r->keys[i] = tr_dropout_key(r->bt->key, r->bt->index[i], w->attn_site, 0);
+    return r->keys;
+}
+
+/* f = MHA(in Wq, src Wk, src Wv) Wo over N = n Tq query rows; a decoding
+ * step adds its key and value to the cache, cross-attention computes the
+ * encoder's once (at step 0). */
+static void attend(const tr_model *m, const sublayer *w, const float *P, sub_cache *c, const float *in,
+                   const run *r, int T, int step)
+{
+    const int D = m->D, n = r->n, Tq = step < 0 ? T : 1, N = n * Tq;
+    const size_t *p = w->w;
+    const keys_of ks = keys_for(w, r, T, step);
+    tr_dense_forward(c->q, in, P + p[0], P + p[1], N, D, D);
+    if (w->kind == CROSS_ATTN && step <= 0) {
+        tr_dense_forward(c->k, r->memory, P + p[2], P + p[3], n * r->Ts, D, D);
+        tr_dense_forward(c->v, r->memory, P + p[4], P + p[5], n * r->Ts, D, D);
+    } else if (step < 0) {
+        tr_dense_forward(c->k, in, P + p[2], P + p[3], N, D, D);
+        tr_dense_forward(c->v, in, P + p[4], P + p[5], N, D, D);
+    } else if (w->kind != CROSS_ATTN) {
+        for (int b = 0; b < n; b++) {
+            const size_t at = ((size_t)b * T + step) * D;
+            tr_dense_forward(c->k + at, in + (size_t)b * D, P + p[2], P + p[3], 1, D, D);
+            tr_dense_forward(c->v + at, in + (size_t)b * D, P + p[4], P + p[5], 1, D, D);
+        }
+    }
+    tr_mha_forward(c->a, c->lse, c->q, c->k, c->v, ks.len, ks.causal, weight_keys(w, r), m->drop, n, Tq, ks.Tk,
+                   m->H, D / m->H);
+    tr_dense_forward(c->f, c->a, P + p[6], P + p[7], N, D, D);
+}
+
+/* din += d(in) of the attention from df; cross-attention's keys and values
+ * send theirs to the encoder's output (r->dmemory) */
+static void attend_backward(float *din, const tr_model *m, const sublayer *w, const float *P, float *G,
+                            const sub_cache *c, const float *in, const float *df, const run *r, int T)
+{
+    const int D = m->D, n = r->n, N = n * T;
+    const size_t *p = w->w;
+    const keys_of ks = keys_for(w, r, T, -1);
+    float *da = r->d[5], *dq = r->d[6], *dk = r->d[7], *dv = r->d[8];
+    ZERO(da, N * D);
+    tr_dense_backward(da, G + p[6], G + p[7], df, c->a, P + p[6], N, D, D);
+    const int Nk = n * ks.Tk;
+    ZERO(dq, N * D);
+    ZERO(dk, Nk * D);
+    ZERO(dv, Nk * D);
+    tr_mha_backward(dq, dk, dv, da, c->a, c->lse, c->q, c->k, c->v, ks.len, ks.causal, weight_keys(w, r), m->drop,
+                    n, T, ks.Tk, m->H, D / m->H);
+    tr_dense_backward(din, G + p[0], G + p[1], dq, in, P + p[0], N, D, D);
+    const int cross = w->kind == CROSS_ATTN;
+    tr_dense_backward(cross ? r->dmemory : din, G + p[2], G + p[3], dk, cross ? r->memory : in, P + p[2], Nk, D, D);
+    tr_dense_backward(cross ? r->dmemory : din, G + p[4], G + p[5], dv, cross ? r->memory : in, P + p[4], Nk, D, D);
+}
+
+/* out = LN(x + dropout(f(x))), or x + dropout(f(LN x)) pre-norm; rows n T
+ * (a decoding step: n) */
+static void sub_forward(const tr_model *m, const sublayer *w, const float *P, sub_cache *c, float *out,
+                        const run *r, int T, int step)
+{
+    const int D = m->D, Tq = step < 0 ? T : 1, N = r->n * Tq;
+    const float *in = c->x;
+    if (m->pre_norm) {
+        tr_layernorm_forward(c->in, c->mean, c->rstd, c->x, P + w->gamma, P + w->beta, 1e-5f, N, D);
+        in = c->in;
+    }
+    if (w->kind == FFN)
+        tr_ffn_forward(c->f, c->hid, c->pre, in, P + w->w[0], P + w->w[1], P + w->w[2], P + w->w[3], m->gelu, N, D,
+                       m->F);
+    else
+        attend(m, w, P, c, in, r, T, step);
+    drop_rows(m, r, w->site, c->r, c->mask, c->f, Tq);
+    tr_add_inplace(c->r, c->x, (long)N * D);
+    if (m->pre_norm)
+        memcpy(out, c->r, (size_t)N * D * sizeof *out);
+    else
+        tr_layernorm_forward(out, c->mean, c->rstd, c->r, P + w->gamma, P + w->beta, 1e-5f, N, D);
+}
+
+/* dx = d(x) from dout = d(out): the residual sum passes its gradient both
+ * ways, the branch and the skip */
+static void sub_backward(float *dx, const tr_model *m, const sublayer *w, const float *P, float *G,
+                         const sub_cache *c, const float *dout, const run *r, int T)
+{
+    const int D = m->D, N = r->n * T;
+    float *dr = r->d[2], *df = r->d[3], *din = r->d[4];
+    if (m->pre_norm) {
+        memcpy(dr, dout, (size_t)N * D * sizeof *dr);
+    } else {
+        ZERO(dr, N * D);
+        tr_layernorm_backward(dr, G + w->gamma, G + w->beta, dout, c->r, c->mean, c->rstd, P + w->gamma, N, D);
+    }
+    undrop(df, dr, c->mask, r->drop, N, D);
+    ZERO(din, N * D);
+    const float *in = m->pre_norm ? c->in : c->x;
+    if (w->kind == FFN)
+        tr_ffn_backward(din, G + w->w[0], G + w->w[1], G + w->w[2], G + w->w[3], r->dh, r->dp, df, in, c->pre,
+                        c->hid, P + w->w[0], P + w->w[2], m->gelu, N, D, m->F);
+    else
+        attend_backward(din, m, w, P, G, c, in, df, r, T);
+    memcpy(dx, dr, (size_t)N * D * sizeof *dx);
+    if (m->pre_norm)
+        tr_layernorm_backward(dx, G + w->gamma, G + w->beta, din, c->x, c->mean, c->rstd, P + w->gamma, N, D);
+    else
+        tr_add_inplace(dx, din, (long)N * D);
+}
+
+/* x[n Tq, D] = E[tokens] sqrt(D) + the positions from `start` */
+static void embed(const tr_model *m, const stack *s, const float *P, float *x, const int32_t *tokens, int n, int Tq,
+                  int start)
+{
+    const int D = m->D;
+    tr_embedding_forward(x, tokens, P + s->emb, n * Tq, D);
+    for (size_t i = 0; i < (size_t)n * Tq * D; i++)
+        x[i] *= sqrtf((float)D);
+    if (m->learned)
+        tr_positions_forward(x, P + s->pos, n, Tq, D, start);
+    else
+        tr_sinusoid_add(x, n, Tq, D, start);
+}
+
+/* A stack over whole sequences: c->z [n T, D] */
+static void stack_forward(const tr_model *m, const stack *s, const float *P, stack_cache *c, const int32_t *tokens,
+                          const run *r)
+{
+    const int n = r->n, T = s->T;
+    embed(m, s, P, c->x0, tokens, n, T, 0);
+    drop_rows(m, r, s->site, c->sub[0].x, c->xmask, c->x0, T);
+    for (int j = 0; j < s->S; j++)
+        sub_forward(m, &s->sub[j], P, &c->sub[j], j + 1 < s->S ? c->sub[j + 1].x : c->zin, r, T, -1);
+    tr_layernorm_forward(c->z, c->mf, c->sf, c->zin, P + s->gf, P + s->bf, 1e-5f, n * T, m->D);
+}
+
+/* Its backward from dz (which it keeps), down to the embedding's rows */
+static void stack_backward(const tr_model *m, const stack *s, const float *P, float *G, const stack_cache *c,
+                           const float *dz, const int32_t *tokens, const run *r)
+{
+    const int n = r->n, T = s->T, D = m->D, N = n * T;
+    float *dcur = r->d[0], *dnext = r->d[1];
+    ZERO(dcur, N * D);
+    tr_layernorm_backward(dcur, G + s->gf, G + s->bf, dz, c->zin, c->mf, c->sf, P + s->gf, N, D);
+    for (int j = s->S - 1; j >= 0; j--) {
+        sub_backward(dnext, m, &s->sub[j], P, G, &c->sub[j], dcur, r, T);
+        float *t = dcur;
+        dcur = dnext, dnext = t;
+    }
+    undrop(dnext, dcur, c->xmask, r->drop, N, D);
+    if (m->learned)
+        tr_positions_backward(G + s->pos, dnext, n, T, D, 0);
+    for (size_t i = 0; i < (size_t)N * D; i++)
+        dnext[i] *= sqrtf((float)D);
+    tr_embedding_backward(G + s->emb, dnext, tokens, N, D);
+}
+
+/* classify: v[n,D] = the pooled encoder output, logits[n,C] */
+static void pool(const tr_model *m, const float *P, bufs *b, int n)
+{
+    const int T = m->enc.T, D = m->D;
+    ZERO(b->v, n * D);
+    for (int i = 0; i < n; i++) {
+        const int cnt = m->first ? (b->len[i] > 0) : b->len[i];
+        for (int t = 0; t < cnt; t++)
+            for (int d = 0; d < D; d++)
+                b->v[(size_t)i * D + d] += b->enc.z[((size_t)i * T + t) * D + d] / (float)cnt;
+    }
+    tr_dense_forward(b->logits, b->v, P + m->out_k, P + m->out_b, n, D, m->C);
+}
+
+/* seq2seq: the decoder's inputs (<s>, then the targets shifted right) and
+ * targets (padding -1), [n,Ty] */
+static void shift_targets(const tr_model *m, bufs *b, const tr_batch *bt)
+{
+    const int Ty = m->dec.T;
+    for (int i = 0; i < bt->n; i++)
+        for (int t = 0; t < Ty; t++) {
+            const int32_t y = bt->tgt[(size_t)i * Ty + t];
+            b->dec_in[(size_t)i * Ty + t] = t ? bt->tgt[(size_t)i * Ty + t - 1] : m->bos;
+            b->dec_tgt[(size_t)i * Ty + t] = y == m->pad_t ? -1 : y;
+        }
+}
+
+/* Both stacks, teacher forced: b->dec.z */
+static void forced(const tr_model *m, const float *P, bufs *b, run *r)
+{
+    stack_forward(m, &m->enc, P, &b->enc, r->bt->src, r);
+    r->memory = b->enc.z;
+    shift_targets(m, b, r->bt);
+    stack_forward(m, &m->dec, P, &b->dec, b->dec_in, r);
+}
+
 static tr_status train(const tr_model *m, const float *P, float *G, void *scratch, const tr_batch *bt, double *loss,
                        tr_error *err)
 {
-    const int n = bt->n, T = m->T, D = m->D, N = n * T, F = m->F;
+    const int n = bt->n, D = m->D, C = m->C;
     const int drop = m->drop > 0.0f && TR_HAS_FIELD(bt, tr_batch, training) && bt->training;
     if (drop && !bt->index)
         return tr_error_set(err, TR_ERR_MODEL, "transformer: dropout needs the samples' indices (tr_batch.index)");
     bufs b = layout(m, n, scratch);
-    encode(m, P, &b, bt, drop);
-    *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, bt->tgt, m->smoothing, n, m->C);
-
-    /* output layer and pooling: d1 = dz */
-    float *dlog = b.logits;
-    ZERO(dlog, n * m->C);
-    tr_softmax_xent_smooth_backward(dlog, b.probs, bt->tgt, m->smoothing, 1.0f, n, m->C);
-    float *dv = b.dq; /* [n,D] */
-    ZERO(dv, n * D);
-    tr_dense_backward(dv, G + m->out_k, G + m->out_b, dlog, b.v, P + m->out_k, n, D, m->C);
-    ZERO(b.d1, N * D);
-    for (int i = 0; i < n; i++) {
-        const int cnt = m->first ? (b.len[i] > 0) : b.len[i];
-        for (int t = 0; t < cnt; t++)
-            for (int d = 0; d < D; d++)
-                b.d1[((size_t)i * T + t) * D + d] = dv[(size_t)i * D + d] / (float)cnt;
+    run r = start(m, &b, bt, drop);
+    if (!m->seq2seq) {
+        stack_forward(m, &m->enc, P, &b.enc, bt->src, &r);
+        pool(m, P, &b, n);
+        *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, bt->tgt, m->smoothing, n, C);
+        float *dlog = b.logits, *dv = b.zc; /* [n,C], [n,D] */
+        ZERO(dlog, n * C);
+        tr_softmax_xent_smooth_backward(dlog, b.probs, bt->tgt, m->smoothing, 1.0f, n, C);
+        ZERO(dv, n * D);
+        tr_dense_backward(dv, G + m->out_k, G + m->out_b, dlog, b.v, P + m->out_k, n, D, C);
+        const int T = m->enc.T;
+        ZERO(b.dz, (size_t)n * T * D);
+        for (int i = 0; i < n; i++) {
+            const int cnt = m->first ? (b.len[i] > 0) : b.len[i];
+            for (int t = 0; t < cnt; t++)
+                for (int d = 0; d < D; d++)
+                    b.dz[((size_t)i * T + t) * D + d] = dv[(size_t)i * D + d] / (float)cnt;
+        }
+        stack_backward(m, &m->enc, P, G, &b.enc, b.dz, bt->src, &r);
+        return TR_OK;
     }
-    /* final norm: d2 = d(its input) */
-    ZERO(b.d2, N * D);
-    tr_layernorm_backward(b.d2, G + m->gf, G + m->bf, b.d1, b.d3, b.mf, b.sf, P + m->gf, N, D);
-    float *dnext = b.d2, *tmp = b.d1, *acc = b.d3; /* dnext: d(the layer's output) */
-    for (int l = m->L - 1; l >= 0; l--) {
-        const layer *w = &m->ly[l];
-        cache *c = &b.c[l];
-        /* d r2 */
-        float *dr2 = tmp;
-        unnorm(dr2, G + w->g2, G + w->b2, dnext, m->pre_norm, c->r2, c->m2, c->s2, P + w->g2, N, D);
-        /* the FFN branch: d f = dropout'(d r2); d(its input) */
-        float *df = b.dv, *din = b.dk;
-        undrop(df, dr2, c->dmask_f, drop, N, D);
-        ZERO(din, N * D);
-        tr_ffn_backward(din, G + w->w1, G + w->c1, G + w->w2, G + w->c2, b.dh, b.dp, df,
-                        m->pre_norm ? c->n2 : c->y, c->pre, c->hid, P + w->w1, P + w->w2, m->gelu, N, D, F);
-        /* d y = d r2 (residual) + the FFN input's (pre-norm: through LN2) */
-        float *dy = acc;
-        memcpy(dy, dr2, (size_t)N * D * sizeof(float));
-        if (m->pre_norm)
-            tr_layernorm_backward(dy, G + w->g2, G + w->b2, din, c->y, c->m2, c->s2, P + w->g2, N, D);
-        else
-            tr_add_inplace(dy, din, (long)N * D);
-        /* d r1 */
-        float *dr1 = tmp;
-        unnorm(dr1, G + w->g1, G + w->b1, dy, m->pre_norm, c->r1, c->m1, c->s1, P + w->g1, N, D);
-        /* the attention branch */
-        float *dao = b.dv, *da = din;
-        undrop(dao, dr1, c->dmask_a, drop, N, D);
-        ZERO(da, N * D);
-        tr_dense_backward(da, G + w->o, G + w->bo, dao, c->a, P + w->o, N, D, D);
-        float *dq = b.dq, *dk = b.dv, *dvbuf = b.z; /* dao and z are no longer needed */
-        float *dxin = dnext;                         /* d(the attention's input) */
-        ZERO(dq, N * D);
-        ZERO(dk, N * D);
-        ZERO(dvbuf, N * D);
-        attn_keys(&b, bt, l, drop);
-        tr_mha_backward(dq, dk, dvbuf, da, c->a, c->lse, c->q, c->k, c->v, b.len, 0, drop ? b.keys : NULL, m->drop, n,
-                        T, T, m->H, D / m->H);
-        ZERO(dxin, N * D);
-        const float *in = m->pre_norm ? c->n1 : c->x;
-        tr_dense_backward(dxin, G + w->q, G + w->bq, dq, in, P + w->q, N, D, D);
-        tr_dense_backward(dxin, G + w->k, G + w->bk, dk, in, P + w->k, N, D, D);
-        tr_dense_backward(dxin, G + w->v, G + w->bv, dvbuf, in, P + w->v, N, D, D);
-        /* d x = d r1 (residual) + the attention input's (pre-norm: through LN1) */
-        float *dx = acc;
-        memcpy(dx, dr1, (size_t)N * D * sizeof(float));
-        if (m->pre_norm)
-            tr_layernorm_backward(dx, G + w->g1, G + w->b1, dxin, c->x, c->m1, c->s1, P + w->g1, N, D);
-        else
-            tr_add_inplace(dx, dxin, (long)N * D);
-        memcpy(dnext, dx, (size_t)N * D * sizeof(float));
-    }
-    /* the input: dropout, positions, the scaled embedding */
-    float *dx0 = tmp;
-    undrop(dx0, dnext, b.xmask, drop, N, D);
-    if (m->learned)
-        tr_positions_backward(G + m->pos, dx0, n, T, D, 0);
-    for (size_t i = 0; i < (size_t)N * D; i++)
-        dx0[i] *= sqrtf((float)D);
-    tr_embedding_backward(G + m->emb, dx0, bt->src, N, D);
+    forced(m, P, &b, &r);
+    /* the output layer on the rows with a target only (padding has no loss) */
+    const int Ty = m->dec.T, R = n * Ty;
+    int M = 0;
+    for (int row = 0; row < R; row++)
+        if (b.dec_tgt[row] >= 0) {
+            b.rows[M] = row;
+            b.tgt_c[M] = b.dec_tgt[row];
+            memcpy(b.zc + (size_t)M * D, b.dec.z + (size_t)row * D, (size_t)D * sizeof(float));
+            M++;
+        }
+    tr_dense_forward(b.logits, b.zc, P + m->out_k, P + m->out_b, M, D, C);
+    *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, b.tgt_c, m->smoothing, M, C);
+    float *dlog = b.logits, *dzc = b.d[0];
+    ZERO(dlog, (size_t)M * C);
+    tr_softmax_xent_smooth_backward(dlog, b.probs, b.tgt_c, m->smoothing, 1.0f, M, C);
+    ZERO(dzc, (size_t)M * D);
+    tr_dense_backward(dzc, G + m->out_k, G + m->out_b, dlog, b.zc, P + m->out_k, M, D, C);
+    ZERO(b.dz, (size_t)R * D);
+    for (int k = 0; k < M; k++)
+        memcpy(b.dz + (size_t)b.rows[k] * D, dzc + (size_t)k * D, (size_t)D * sizeof(float));
+    ZERO(b.dmem, (size_t)n * m->enc.T * D);
+    stack_backward(m, &m->dec, P, G, &b.dec, b.dz, b.dec_in, &r);
+    stack_backward(m, &m->enc, P, G, &b.enc, b.dmem, bt->src, &r);
     return TR_OK;
 }
 
-/* Classes, their probabilities, each layer's self-attention (every head,
- * as the maps "layerL/self_attention"), and as the attention map [n, 1, T]
- * the last layer's self-attention received by each token: averaged over
- * heads and over the real queries (what the pooled tokens looked at). */
+/* seq2seq, teacher forced: the non-padding target tokens whose argmax is right */
+static tr_status score(const tr_model *m, const float *P, void *scratch, const tr_batch *bt, long *correct,
+                       long *total, tr_error *err)
+{
+    (void)err;
+    if (!m->seq2seq) /* a classifier's accuracy comes from predict() */
+        return TR_OK;
+    const int n = bt->n, R = n * m->dec.T;
+    bufs b = layout(m, n, scratch);
+    run r = start(m, &b, bt, 0);
+    forced(m, P, &b, &r);
+    tr_dense_forward(b.logits, b.dec.z, P + m->out_k, P + m->out_b, R, m->D, m->C);
+    tr_argmax_rows(b.rows, 1, b.logits, R, m->C);
+    for (int row = 0; row < R; row++)
+        if (b.dec_tgt[row] >= 0) {
+            *correct += b.rows[row] == b.dec_tgt[row];
+            *total += 1;
+        }
+    return TR_OK;
+}
+
+/* map[n, H, Tq_all, Tk] at query `at` = alpha[n, H, 1, Tk] (a decoding step's weights) */
+static void put_query(float *map, const float *alpha, int n, int H, int Tq_all, int at, int Tk)
+{
+    for (int i = 0; i < n * H; i++)
+        memcpy(map + ((size_t)i * Tq_all + at) * Tk, alpha + (size_t)i * Tk, (size_t)Tk * sizeof *map);
+}
+
+/* x[n, T, D] -> x[n, D]: each sample's row y to the front (the order keeps
+ * every row read before it is overwritten) */
+static void front_rows(float *x, int n, int T, int y, int D)
+{
+    for (int i = 0; i < n; i++)
+        memmove(x + (size_t)i * D, x + ((size_t)i * T + y) * D, (size_t)D * sizeof *x);
+}
+
+/* Greedy decoding, one position at a time through every decoder layer
+ * (the self-attention's keys and values so far stay in its cache): the
+ * tokens, the last layer's cross-attention averaged over heads, and each
+ * decoder layer's weights for the maps. model.decode: full re-runs the
+ * decoder over the whole prefix at every position instead (what the cache
+ * saves: a check of it), then leaves what a cached step would. */
+static void decode(const tr_model *m, const float *P, bufs *b, run *r, tr_prediction *out, float **maps)
+{
+    const int n = r->n, Ts = m->enc.T, Ty = m->dec.T, D = m->D, H = m->H, dh = D / H, S = m->dec.S;
+    const stack *s = &m->dec;
+    stack_cache *c = &b->dec;
+    int32_t *tok = b->rows, *prefix = b->dec_in; /* [n] this step's inputs; [n,Ty] decode: full's */
+    for (int i = 0; i < n * Ty; i++)
+        prefix[i] = m->bos; /* past the prefix: anything (causal) */
+    for (int i = 0; i < n; i++)
+        tok[i] = m->bos;
+    for (int y = 0; y < Ty; y++) {
+        for (int i = 0; i < n; i++)
+            r->step_len[i] = y + 1;
+        if (m->full_decode) {
+            stack_forward(m, s, P, c, prefix, r);
+            front_rows(c->z, n, Ty, y, D);
+            for (int j = 0; j < S; j++)
+                if (s->sub[j].kind != FFN) {
+                    front_rows(c->sub[j].q, n, Ty, y, D);
+                    front_rows(c->sub[j].lse, n * H, Ty, y, 1);
+                }
+        } else {
+            embed(m, s, P, c->sub[0].x, tok, n, 1, y);
+            for (int j = 0; j < S; j++)
+                sub_forward(m, &s->sub[j], P, &c->sub[j], j + 1 < S ? c->sub[j + 1].x : c->zin, r, Ty, y);
+            tr_layernorm_forward(c->z, c->mf, c->sf, c->zin, P + s->gf, P + s->bf, 1e-5f, n, D);
+        }
+        tr_dense_forward(b->logits, c->z, P + m->out_k, P + m->out_b, n, D, m->C);
+        float *avg = b->dz; /* [n,Ts] */
+        for (int j = 0, map = m->enc.S / 2; j < S; j++) {
+            const sublayer *w = &s->sub[j];
+            const sub_cache *u = &c->sub[j];
+            if (w->kind == FFN)
+                continue;
+            const keys_of ks = keys_for(w, r, Ty, y);
+            const int last_cross = w->kind == CROSS_ATTN && j == S - 2 && out->attention,
+                      want = maps && map < m->n_maps && maps[map];
+            if (want || last_cross)
+                tr_mha_weights(b->alpha, u->q, u->k, u->lse, ks.len, 0, n, 1, ks.Tk, H, dh);
+            if (want)
+                put_query(maps[map], b->alpha, n, H, Ty, y, ks.Tk);
+            map++;
+            if (!last_cross)
+                continue;
+            ZERO(avg, n * Ts);
+            for (int i = 0; i < n; i++)
+                for (int h = 0; h < H; h++)
+                    for (int t = 0; t < Ts; t++)
+                        avg[(size_t)i * Ts + t] += b->alpha[((size_t)i * H + h) * Ts + t] / (float)H;
+        }
+        tr_greedy_step(out, tok, b->logits, avg, y, n, Ty, Ts, m->C, m->eos, m->pad_t);
+        for (int i = 0; y + 1 < Ty && i < n; i++)
+            prefix[(size_t)i * Ty + y + 1] = tok[i];
+    }
+}
+
+/* classify: classes, their probabilities, and as the attention map [n, 1, T]
+ * the last layer's self-attention received by each token, averaged over
+ * heads and over the real queries (what the pooled tokens looked at).
+ * seq2seq: greedy decoding. Both: every attention layer's weights, every
+ * head, as the maps. */
 static tr_status predict(const tr_model *m, const float *P, void *scratch, const tr_batch *bt, tr_prediction *out,
                          tr_error *err)
 {
     (void)err;
-    const int n = bt->n, T = m->T, C = m->C, H = m->H, D = m->D;
+    const int n = bt->n, T = m->enc.T, C = m->C, H = m->H, D = m->D;
     bufs b = layout(m, n, scratch);
-    encode(m, P, &b, bt, 0);
+    run r = start(m, &b, bt, 0);
+    stack_forward(m, &m->enc, P, &b.enc, bt->src, &r);
+    float **maps = TR_HAS_FIELD(out, tr_prediction, maps) ? out->maps : NULL;
+    for (int l = 0; maps && l < m->enc.S / 2 && l < m->n_maps; l++)
+        if (maps[l])
+            tr_mha_weights(maps[l], b.enc.sub[2 * l].q, b.enc.sub[2 * l].k, b.enc.sub[2 * l].lse, b.len, 0, n, T, T,
+                           H, D / H);
+    if (m->seq2seq) {
+        r.memory = b.enc.z;
+        decode(m, P, &b, &r, out, maps);
+        return TR_OK;
+    }
+    pool(m, P, &b, n);
     tr_softmax_forward(b.probs, b.logits, n, C, 1);
     if (out->tokens)
         tr_argmax_rows(out->tokens, 1, b.probs, n, C);
     if (TR_HAS_FIELD(out, tr_prediction, probs) && out->probs)
         memcpy(out->probs, b.probs, (size_t)n * C * sizeof(float));
-    /* each layer's self-attention, every head: the maps [n, H, T, T] */
-    float **maps = TR_HAS_FIELD(out, tr_prediction, maps) ? out->maps : NULL;
-    for (int l = 0; maps && l < m->L; l++)
-        if (maps[l])
-            tr_mha_weights(maps[l], b.c[l].q, b.c[l].k, b.c[l].lse, b.len, 0, n, T, T, H, D / H);
     if (!out->attention)
         return TR_OK;
-    const cache *c = &b.c[m->L - 1];
+    const sub_cache *c = &b.enc.sub[m->enc.S - 2];
     tr_mha_weights(b.alpha, c->q, c->k, c->lse, b.len, 0, n, T, T, H, D / H);
     for (int i = 0; i < n; i++) {
         float *a = out->attention + (size_t)i * T;
@@ -325,72 +593,118 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
 
 static int maps(const tr_model *m, tr_map_spec *specs, int max)
 {
-    for (int l = 0; l < m->L && l < max; l++)
-        specs[l] = (tr_map_spec){m->map_names[l], 3, {m->H, m->T, m->T}, "sample,head,query,key"};
-    return m->L;
+    const int k = m->n_maps < max ? m->n_maps : max;
+    memcpy(specs, m->map_specs, (size_t)k * sizeof *specs);
+    return k;
 }
 
 static const tr_option_spec options[] = {
-    {"task", TR_OPT_ENUM, "classify", "classify|seq2seq", "classify: encoder-only (seq2seq: not yet)"},
+    {"task", TR_OPT_ENUM, "classify", "classify|seq2seq", "classify: encoder and a pooled class; seq2seq: encoder-decoder"},
     {"d_model", TR_OPT_INT, "64", "[1,)", "model width D (a multiple of heads)"},
     {"heads", TR_OPT_INT, "4", "[1,)", "attention heads"},
     {"layers", TR_OPT_INT, "2", "[1, 16]", "encoder layers"},
+    {"decoder_layers", TR_OPT_INT, "2", "[1, 16]", "decoder layers (seq2seq)"},
     {"ff", TR_OPT_INT, "128", "[1,)", "feed-forward width F"},
     {"activation", TR_OPT_ENUM, "relu", "relu|gelu", "feed-forward activation"},
     {"dropout", TR_OPT_FLOAT, "0.1", "[0, 1)", "dropout: embeddings, attention weights, sub-layer outputs"},
     {"positions", TR_OPT_ENUM, "sinusoidal", "sinusoidal|learned", "positional encoding"},
     {"norm", TR_OPT_ENUM, "post", "post|pre", "layer norm after each residual sum (the paper's) or before each sub-layer"},
-    {"pool", TR_OPT_ENUM, "mean", "mean|first", "mean over the real tokens, or the first token"},
-    {"label_smoothing", TR_OPT_FLOAT, "0", "[0, 1)", "share of the target spread over all classes"},
+    {"pool", TR_OPT_ENUM, "mean", "mean|first", "classify: mean over the real tokens, or the first token"},
+    {"label_smoothing", TR_OPT_FLOAT, "0", "[0, 1)", "share of the target spread over all classes (padding has no loss)"},
+    {"decode", TR_OPT_ENUM, "cached", "cached|full",
+     "seq2seq greedy decoding: each layer keeps its keys and values, or re-runs the prefix (a check)"},
 };
+
+/* A stack's parameters under `prefix` ("" or "encoder." / "decoder."):
+ * embedding, positions, per layer its sub-layers' weights and norms (norm1,
+ * norm2, ... in sub-layer order), the final norm. `kinds` is one layer's
+ * sub-layers; dropout sites and map names follow from site0 and the maps. */
+static tr_status add_stack(tr_model *m, stack *s, tr_registry *reg, const char *prefix, const char *mapdir, int V,
+                           int T, int L,
+                           const int *kinds, int per_layer, uint32_t site0, int lookup, tr_error *err)
+{
+    static const char *const part[4] = {"query", "key", "value", "output"};
+    static const char *const attn_name[3] = {"attention", "self_attention", "cross_attention"};
+    const tr_init ones = {TR_INIT_CONST, 1, 0}, zeros = {TR_INIT_ZEROS, 0, 0}, small = {TR_INIT_UNIFORM, -0.02f, 0.02f},
+                  glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0};
+    const int D = m->D;
+    char name[TR_MAX_NAME];
+    s->T = T, s->S = L * per_layer, s->site = site0;
+    snprintf(name, sizeof name, "%sembedding", prefix);
+    tr_status st = (lookup ? tr_param_add_lookup : tr_param_add_rows)(reg, name, 2, (int[]){V, D}, glorot, &s->emb, err);
+    snprintf(name, sizeof name, "%spositions", prefix);
+    if (!st && m->learned)
+        st = tr_param_add(reg, name, 2, (int[]){T, D}, small, &s->pos, err);
+    for (int j = 0; j < s->S && !st; j++) {
+        sublayer *w = &s->sub[j];
+        const int l = j / per_layer, kind = kinds[j % per_layer];
+        /* the classifier's sites as they were: 1 + 3l, 2 + 3l; weights 1000 + l */
+        /* the classifier's sites as they were: 1 + 3l and 2 + 3l, its weights' 1000 + l */
+        const uint32_t k = (uint32_t)(j % per_layer), ul = (uint32_t)l;
+        *w = (sublayer){.kind = kind, .site = site0 + 1 + 3 * ul + k,
+                        .attn_site = 1000 + site0 + (per_layer == 2 ? ul : 2 * ul + k)};
+        if (kind == FFN) {
+            snprintf(name, sizeof name, "%slayer%d.ffn.fc1", prefix, l + 1);
+            st = tr_param_add_dense(reg, name, D, m->F, &w->w[0], &w->w[1], err);
+            snprintf(name, sizeof name, "%slayer%d.ffn.fc2", prefix, l + 1);
+            if (!st) st = tr_param_add_dense(reg, name, m->F, D, &w->w[2], &w->w[3], err);
+        } else {
+            const char *an = attn_name[site0 == 0 ? 0 : kind == CROSS_ATTN ? 2 : 1];
+            for (int k = 0; k < 4 && !st; k++) {
+                snprintf(name, sizeof name, "%slayer%d.%s.%s", prefix, l + 1, an, part[k]);
+                st = tr_param_add_dense(reg, name, D, D, &w->w[2 * k], &w->w[2 * k + 1], err);
+            }
+            if (m->n_maps < MAX_MAPS) {
+                char *mn = m->map_names[m->n_maps];
+                snprintf(mn, sizeof m->map_names[0], "%slayer%d/%s", mapdir, l + 1,
+                         kind == CROSS_ATTN ? "cross_attention" : "self_attention");
+                const int Tk = kind == CROSS_ATTN ? m->enc.T : T;
+                m->map_specs[m->n_maps++] = (tr_map_spec){mn, 3, {m->H, T, Tk}, "sample,head,query,key"};
+            }
+        }
+        snprintf(name, sizeof name, "%slayer%d.norm%d.gamma", prefix, l + 1, j % per_layer + 1);
+        if (!st) st = tr_param_add(reg, name, 1, (int[]){D}, ones, &w->gamma, err);
+        snprintf(name, sizeof name, "%slayer%d.norm%d.beta", prefix, l + 1, j % per_layer + 1);
+        if (!st) st = tr_param_add(reg, name, 1, (int[]){D}, zeros, &w->beta, err);
+    }
+    snprintf(name, sizeof name, "%snorm.gamma", prefix);
+    if (!st) st = tr_param_add(reg, name, 1, (int[]){D}, ones, &s->gf, err);
+    snprintf(name, sizeof name, "%snorm.beta", prefix);
+    if (!st) st = tr_param_add(reg, name, 1, (int[]){D}, zeros, &s->bf, err);
+    return st;
+}
 
 static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *info, tr_error *err)
 {
     const tr_option_value *o = info->options;
-    if (o[O_TASK].i != 0)
-        return tr_error_set(err, TR_ERR_CONFIG, "model.task: seq2seq is not there yet; use classify");
-    if (!TR_HAS_FIELD(info, tr_model_info, n_classes) || info->task != TR_TASK_CLASSIFY || info->src_vocab < 1)
-        return tr_error_set(err, TR_ERR_CONFIG, "task classify reads token ids and a class: data.kind: text_labels");
+    const int seq2seq = o[O_TASK].i == 1;
+    if (!TR_HAS_FIELD(info, tr_model_info, n_classes) || info->src_vocab < 1)
+        return tr_error_set(err, TR_ERR_CONFIG, "the transformer reads token ids: data.kind text_labels, word_pairs or char_pairs");
+    if (!seq2seq && info->task != TR_TASK_CLASSIFY)
+        return tr_error_set(err, TR_ERR_CONFIG, "model.task: classify reads a class per sample (data.kind: text_labels); use seq2seq");
+    if (seq2seq && info->task != TR_TASK_SEQ2SEQ)
+        return tr_error_set(err, TR_ERR_CONFIG, "model.task: seq2seq reads target sequences (data.kind: word_pairs or char_pairs); use classify");
     if (o[O_DMODEL].i % o[O_HEADS].i)
-        return tr_error_set(err, TR_ERR_CONFIG, "d_model (%ld) must be a multiple of heads (%ld)", o[O_DMODEL].i,
-                            o[O_HEADS].i);
+        return tr_error_set(err, TR_ERR_CONFIG, "model.d_model (%ld) must be a multiple of model.heads (%ld)",
+                            o[O_DMODEL].i, o[O_HEADS].i);
     tr_model *m = calloc(1, sizeof *m);
     if (!m)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
-    *m = (tr_model){.T = info->src_len, .V = info->src_vocab, .C = info->n_classes, .D = (int)o[O_DMODEL].i,
-                    .H = (int)o[O_HEADS].i, .L = (int)o[O_LAYERS].i, .F = (int)o[O_FF].i,
-                    .gelu = o[O_ACT].i == 1, .drop = (float)o[O_DROPOUT].f, .learned = o[O_POS].i == 1,
-                    .pre_norm = o[O_NORM].i == 1, .first = o[O_POOL].i == 1, .smoothing = (float)o[O_SMOOTH].f};
-    const int D = m->D;
-    const tr_init glorot = {TR_INIT_GLOROT_UNIFORM, 0, 0}, ones = {TR_INIT_CONST, 1, 0},
-                  zeros = {TR_INIT_ZEROS, 0, 0}, small = {TR_INIT_UNIFORM, -0.02f, 0.02f};
-    tr_status s = tr_param_add_lookup(reg, "embedding", 2, (int[]){m->V, D}, glorot, &m->emb, err);
-    if (!s && m->learned)
-        s = tr_param_add(reg, "positions", 2, (int[]){m->T, D}, small, &m->pos, err);
-    char name[TR_MAX_NAME];
-    for (int l = 0; l < m->L && !s; l++) {
-        layer *w = &m->ly[l];
-        snprintf(m->map_names[l], sizeof m->map_names[l], "layer%d/self_attention", l + 1);
-        static const char *const part[4] = {"query", "key", "value", "output"};
-        size_t *kb[4][2] = {{&w->q, &w->bq}, {&w->k, &w->bk}, {&w->v, &w->bv}, {&w->o, &w->bo}};
-        for (int j = 0; j < 4 && !s; j++) {
-            snprintf(name, sizeof name, "layer%d.attention.%s", l + 1, part[j]);
-            s = tr_param_add_dense(reg, name, D, D, kb[j][0], kb[j][1], err);
-        }
-        for (int j = 0; j < 2 && !s; j++) {
-            snprintf(name, sizeof name, "layer%d.norm%d.gamma", l + 1, j + 1);
-            s = tr_param_add(reg, name, 1, (int[]){D}, ones, j ? &w->g2 : &w->g1, err);
-            snprintf(name, sizeof name, "layer%d.norm%d.beta", l + 1, j + 1);
-            if (!s) s = tr_param_add(reg, name, 1, (int[]){D}, zeros, j ? &w->b2 : &w->b1, err);
-        }
-        snprintf(name, sizeof name, "layer%d.ffn.fc1", l + 1);
-        if (!s) s = tr_param_add_dense(reg, name, D, m->F, &w->w1, &w->c1, err);
-        snprintf(name, sizeof name, "layer%d.ffn.fc2", l + 1);
-        if (!s) s = tr_param_add_dense(reg, name, m->F, D, &w->w2, &w->c2, err);
-    }
-    if (!s) s = tr_param_add(reg, "norm.gamma", 1, (int[]){D}, ones, &m->gf, err);
-    if (!s) s = tr_param_add(reg, "norm.beta", 1, (int[]){D}, zeros, &m->bf, err);
-    if (!s) s = tr_param_add_dense(reg, "output", D, m->C, &m->out_k, &m->out_b, err);
+    *m = (tr_model){.seq2seq = seq2seq, .C = seq2seq ? info->tgt_vocab : info->n_classes, .D = (int)o[O_DMODEL].i,
+                    .H = (int)o[O_HEADS].i, .F = (int)o[O_FF].i, .gelu = o[O_ACT].i == 1,
+                    .drop = (float)o[O_DROPOUT].f, .learned = o[O_POS].i == 1, .pre_norm = o[O_NORM].i == 1,
+                    .first = o[O_POOL].i == 1, .full_decode = o[O_DECODE].i == 1, .smoothing = (float)o[O_SMOOTH].f,
+                    /* no <s> (char_pairs): the padding token's row starts the decoder */
+                    .bos = info->tgt_bos >= 0 ? info->tgt_bos : info->tgt_pad >= 0 ? info->tgt_pad : 0,
+                    .eos = info->tgt_eos, .pad_t = info->tgt_pad};
+    static const int enc_kinds[2] = {SELF_ATTN, FFN}, dec_kinds[3] = {CAUSAL_ATTN, CROSS_ATTN, FFN};
+    m->enc.T = info->src_len; /* cross-attention's keys, for the maps */
+    tr_status s = add_stack(m, &m->enc, reg, seq2seq ? "encoder." : "", seq2seq ? "encoder/" : "", info->src_vocab, info->src_len,
+                            (int)o[O_LAYERS].i, enc_kinds, 2, 0, 1, err);
+    if (!s && seq2seq)
+        s = add_stack(m, &m->dec, reg, "decoder.", "decoder/", info->tgt_vocab, info->tgt_len, (int)o[O_DLAYERS].i, dec_kinds, 3,
+                      100, 0, err);
+    if (!s) s = tr_param_add_dense(reg, "output", m->D, m->C, &m->out_k, &m->out_b, err);
     if (s)
         free(m);
     else
@@ -401,11 +715,11 @@ static tr_status create(tr_model **out, tr_registry *reg, const tr_model_info *i
 static void destroy(tr_model *m) { free(m); }
 
 static const tr_plugin descriptor = {
-    .size = sizeof(tr_plugin), .abi_version = TR_ABI_VERSION, .name = "transformer", .version = "0.1.0",
-    .description = "Transformer encoder (multi-head self-attention, post- or pre-norm) text classifier",
+    .size = sizeof(tr_plugin), .abi_version = TR_ABI_VERSION, .name = "transformer", .version = "0.2.0",
+    .description = "Transformer (multi-head attention, post- or pre-norm): text classifier or encoder-decoder",
     .options = options, .n_options = (int)(sizeof options / sizeof options[0]),
     .attention_axes = "sample,output,source", .create = create, .destroy = destroy,
-    .scratch_bytes = scratch_bytes, .train = train, .predict = predict, .maps = maps,
+    .scratch_bytes = scratch_bytes, .train = train, .predict = predict, .score = score, .maps = maps,
 };
 
 TR_PLUGIN_DEFINE(descriptor)

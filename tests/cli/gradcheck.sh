@@ -25,6 +25,7 @@ if [ "$mode" = quick ]; then
     pass configs/sentiment.yaml model.attention=local
     pass configs/nmt.yaml model.hidden_units=16 data.src_len=12 data.tgt_len=14 --samples 2
     pass configs/sentiment_transformer.yaml model.d_model=16 model.ff=32 --samples 2 --step 0.001
+    pass configs/nmt_transformer.yaml model.d_model=16 model.ff=24 data.src_len=8 data.tgt_len=8 --samples 2 --step 0.001
 else
     for c in time date nmt sentiment cnn_plain cnn_se cnn_cbam cnn_cbam_bn; do
         pass "configs/$c.yaml"
@@ -38,6 +39,10 @@ else
     pass "${tf[@]}"
     pass "${tf[@]}" model.norm=pre model.activation=gelu model.positions=learned model.pool=first
     pass "${tf[@]}" model.dropout=0 model.heads=1 model.layers=3
+    nt=(configs/nmt_transformer.yaml model.d_model=16 model.ff=24 data.src_len=8 data.tgt_len=8 --samples 2 --step 0.001)
+    pass "${nt[@]}"
+    pass "${nt[@]}" model.norm=pre model.activation=gelu model.positions=learned
+    pass "${nt[@]}" model.dropout=0 model.heads=1 model.layers=3 model.decoder_layers=1
     for sc in additive dot general scaled_dot; do
         pass configs/nmt.yaml model.attention=$sc model.hidden_units=16 data.src_len=12 data.tgt_len=14
     done
