@@ -23,7 +23,7 @@
 
 static const char *usage =
     "usage: trainer CONFIG.yaml [--fresh] [section.key=value ...]  train, resuming from the run's checkpoint\n"
-    "       trainer predict CONFIG.yaml [--attention] [--checkpoint best|last] [section.key=value ...] TEXT|-\n"
+    "       trainer predict CONFIG.yaml [--attention [--head H]] [--checkpoint best|last] [section.key=value ...] TEXT|-\n"
     "       trainer predict CONFIG.yaml [--attention] IMAGE.png|INDEX|-  (image models)\n"
     "       trainer eval CONFIG.yaml [--split test|train] [--out FILE.tsv] [--checkpoint best|last] [section.key=value ...]\n"
     "                                                              one row per sample: index, input, target, prediction\n"
@@ -858,6 +858,27 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
+/* predict --head H: the last map with axes sample,head,query,key of the
+ * attention's own shape [heads, tgt_len, src_len] (a Transformer's last
+ * cross-attention), if it has head H; else -1 and a line on stderr */
+static int head_map(const tr_session *s, long head)
+{
+    int k = -1;
+    for (int j = 0; j < s->n_maps; j++) {
+        const tr_map_spec *m = &s->map_specs[j];
+        if (m->ndim == 3 && m->axes && !strcmp(m->axes, "sample,head,query,key") && m->shape[1] == s->cfg->tgt_len &&
+            m->shape[2] == s->cfg->src_len && !tr_session_classifies(s))
+            k = j;
+    }
+    if (k < 0)
+        fprintf(stderr, "trainer: predict --head: the model has no per-head map [heads, %ld, %ld] of its attention\n",
+                (long)s->cfg->tgt_len, (long)s->cfg->src_len);
+    else if (head > s->map_specs[k].shape[0])
+        fprintf(stderr, "trainer: predict --head %ld: %s has %d heads\n", head, s->map_specs[k].name,
+                s->map_specs[k].shape[0]), k = -1;
+    return k;
+}
+
 static int cmd_predict(int argc, char **argv)
 {
     if (argc < 1)
@@ -865,12 +886,22 @@ static int cmd_predict(int argc, char **argv)
     const char *path = argv[0];
     const char *text = NULL;
     int attention = 0, nov = 0;
+    long head = 0; /* --head H: that head's map instead of the mean over heads */
     char **ov = calloc((size_t)argc, sizeof *ov);
     if (!ov)
         return 1;
     const char *which = "last";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--attention") == 0) attention = 1;
+        else if (strcmp(argv[i], "--head") == 0 && i + 1 < argc) {
+            char *end;
+            head = strtol(argv[++i], &end, 10);
+            if (*end || head < 1) {
+                free(ov);
+                return usage_error("--head %s: want a head number, 1 or more", argv[i]);
+            }
+            attention = 1;
+        }
         else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) which = argv[++i];
         else if (strncmp(argv[i], "--checkpoint=", 13) == 0) which = argv[i] + 13;
         else if (is_override(argv[i])) ov[nov++] = argv[i];
@@ -924,15 +955,23 @@ static int cmd_predict(int argc, char **argv)
         if (!src || !out || !attn || !probs) rc = 1;
         else {
             tr_encode_source(src, text, &s->vocabs, Tx, s->cfg->lowercase);
-            if (tr_session_predict_full(s, src, NULL, NULL, 1, out, attn, NULL, probs, &err)) rc = fail(&err);
+            float *maps[TR_MAX_MAPS] = {0};
+            const int k = head ? head_map(s, head) : -1;
+            if (head && k < 0) rc = 2;
+            else if (k >= 0 && !(maps[k] = malloc(tr_session_map_size(s, k) * sizeof(float)))) rc = 1;
+            else if (tr_session_predict_full(s, src, NULL, NULL, 1, out, attn, maps, probs, &err)) rc = fail(&err);
             else if (tr_session_classifies(s)) {
                 print_class(s, out[0], probs);
                 if (attention) print_attention_pool(s, src, attn);
             } else {
                 tr_decode_target(buf, sizeof buf, out, Ty, &s->vocabs);
                 printf("%s\n", buf);
+                if (k >= 0) /* [H, Ty, Tx]: head H's rows */
+                    memcpy(attn, maps[k] + (size_t)(head - 1) * Ty * Tx, (size_t)Ty * Tx * sizeof *attn);
+                if (k >= 0) printf("head %ld of %s\n", head, s->map_specs[k].name);
                 if (attention) print_attention(s, text, src, out, attn);
             }
+            free(maps[k >= 0 ? k : 0]);
         }
         free(src); free(out); free(attn); free(probs);
     } else {

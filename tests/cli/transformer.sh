@@ -128,4 +128,11 @@ echo "ok: greedy decoding with cached keys and values = re-running the prefix (1
 out="$("$TRAINER" predict "${s2s[@]}" run.out="$tmp/s1x1" --attention "monday march 3 2003")"
 grep -Eq '^.{5}$' <<<"$(head -n 1 <<<"$out")" && has "^attention weights" <<<"$out" \
     || { echo "$out"; fail "seq2seq predict --attention"; }
-echo "ok: seq2seq predict --attention"
+out="$("$TRAINER" predict "${s2s[@]}" run.out="$tmp/s1x1" --head 2 "monday march 3 2003")"
+has "^head 2 of decoder/layer2/cross_attention$" <<<"$out" && has "^attention weights" <<<"$out" \
+    || { echo "$out"; fail "predict --head 2"; }
+rc=0
+"$TRAINER" predict "${s2s[@]}" run.out="$tmp/s1x1" --head 5 "monday" >/dev/null 2>"$tmp/head.err" || rc=$?
+[ "$rc" -eq 2 ] && [ "$(cat "$tmp/head.err")" = "trainer: predict --head 5: decoder/layer2/cross_attention has 4 heads" ] \
+    || { cat "$tmp/head.err"; fail "predict --head 5: exit $rc"; }
+echo "ok: seq2seq predict --attention, --head 2; --head 5 refused"
