@@ -322,34 +322,48 @@ enum { FN = 5, FD = 6, FF = 9 };
 typedef struct ffn_ctx {
     int gelu;
     float *x, *W1, *b1, *W2, *b2, *out, *hidden, *pre, *R;
+    const uint64_t *keys; /* dropout inside (tr_ffn_dropout_*): a fixed mask */
+    float *mask;
 } ffn_ctx;
 
 static double ffn_loss(void *p)
 {
     ffn_ctx *c = p;
-    tr_ffn_forward(c->out, c->hidden, c->pre, c->x, c->W1, c->b1, c->W2, c->b2, c->gelu, FN, FD, FF);
+    if (c->keys)
+        tr_ffn_dropout_forward(c->out, c->hidden, c->pre, c->mask, c->x, c->W1, c->b1, c->W2, c->b2, c->gelu, c->keys,
+                               0.3f, FN, FD, FF);
+    else
+        tr_ffn_forward(c->out, c->hidden, c->pre, c->x, c->W1, c->b1, c->W2, c->b2, c->gelu, FN, FD, FF);
     return dotd(c->out, c->R, FN * FD);
 }
 
-static void ffn_check(int gelu_on)
+static void ffn_check(int gelu_on, int drop)
 {
     rng_seed(21 + (uint64_t)gelu_on);
+    const uint64_t keys[FN] = {11, 12, 13, 14, 15};
     ffn_ctx c = {gelu_on, frand(FN * FD, -1, 1), frand(FD * FF, -0.7f, 0.7f), frand(FF, -0.3f, 0.3f),
                  frand(FF * FD, -0.7f, 0.7f), frand(FD, -0.3f, 0.3f), falloc(FN * FD), falloc(FN * FF),
-                 falloc(FN * FF), frand(FN * FD, -1, 1)};
+                 falloc(FN * FF), frand(FN * FD, -1, 1), drop ? keys : NULL, falloc(FN * FF)};
     ffn_loss(&c);
+    int dropped = 0; /* row 0's mask: 0 or 1 / 0.7 */
+    for (int f = 0; drop && f < FF; f++) {
+        CU_ASSERT(c.mask[f] == 0.0f || fabsf(c.mask[f] - 1.0f / 0.7f) < 1e-6f);
+        dropped += c.mask[f] == 0.0f;
+    }
+    CU_ASSERT(!drop || (dropped > 0 && dropped < FF));
     /* by hand, output 0: sum_f act(pre_0f) W2[f, 0] + b2[0] */
     double o = c.b2[0];
     for (int f = 0; f < FF; f++) {
         double z = c.b1[f];
         for (int d = 0; d < FD; d++)
             z += (double)c.x[d] * c.W1[d * FF + f];
-        o += (gelu_on ? 0.5 * z * (1 + erf(z / sqrt(2.0))) : (z > 0 ? z : 0)) * c.W2[f * FD];
+        o += (gelu_on ? 0.5 * z * (1 + erf(z / sqrt(2.0))) : (z > 0 ? z : 0)) * (drop ? c.mask[f] : 1) * c.W2[f * FD];
     }
     CU_ASSERT_DOUBLE_EQUAL(c.out[0], o, 1e-5);
     float *dx = falloc(FN * FD), *dW1 = falloc(FD * FF), *db1 = falloc(FF), *dW2 = falloc(FF * FD), *db2 = falloc(FD);
     float *dh = falloc(FN * FF), *dp = falloc(FN * FF);
-    tr_ffn_backward(dx, dW1, db1, dW2, db2, dh, dp, c.R, c.x, c.pre, c.hidden, c.W1, c.W2, gelu_on, FN, FD, FF);
+    tr_ffn_dropout_backward(dx, dW1, db1, dW2, db2, dh, dp, c.R, c.x, c.pre, c.hidden, drop ? c.mask : NULL, c.W1, c.W2,
+                            gelu_on, FN, FD, FF);
     /* ReLU's kink: a step small enough that no pre-activation crosses 0 */
     const float h = gelu_on ? GC_H : 1e-3f;
     CU_ASSERT(grad_check_h("ffn dx", ffn_loss, &c, c.x, dx, FN * FD, h) < GC_TOL);
@@ -358,11 +372,14 @@ static void ffn_check(int gelu_on)
     CU_ASSERT(grad_check_h("ffn dW2", ffn_loss, &c, c.W2, dW2, FF * FD, h) < GC_TOL);
     CU_ASSERT(grad_check_h("ffn db2", ffn_loss, &c, c.b2, db2, FD, h) < GC_TOL);
     free(c.x); free(c.W1); free(c.b1); free(c.W2); free(c.b2); free(c.out); free(c.hidden); free(c.pre); free(c.R);
+    free(c.mask);
     free(dx); free(dW1); free(db1); free(dW2); free(db2); free(dh); free(dp);
 }
 
-static void ffn_relu(void) { ffn_check(0); }
-static void ffn_gelu(void) { ffn_check(1); }
+static void ffn_relu(void) { ffn_check(0, 0); }
+static void ffn_gelu(void) { ffn_check(1, 0); }
+static void ffn_relu_drop(void) { ffn_check(0, 1); }
+static void ffn_gelu_drop(void) { ffn_check(1, 1); }
 
 static void positions(void)
 {
@@ -402,6 +419,8 @@ int main(void)
         {"GELU by hand", gelu},
         {"feed-forward block, ReLU", ffn_relu},
         {"feed-forward block, GELU", ffn_gelu},
+        {"feed-forward block, ReLU, dropout inside", ffn_relu_drop},
+        {"feed-forward block, GELU, dropout inside", ffn_gelu_drop},
         {"positional encodings: sinusoidal and learned", positions},
         {NULL, NULL},
     };

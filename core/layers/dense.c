@@ -144,3 +144,36 @@ void tr_ffn_backward(float *dx, float *dW1, float *db1, float *dW2, float *db2, 
         tr_act_backward(dpre, dhidden, hidden, N * F, TR_ACT_RELU);
     tr_dense_backward(dx, dW1, db1, dpre, x, W1, N, D, F);
 }
+
+void tr_ffn_dropout_forward(float *out, float *hidden, float *pre, float *mask, const float *x, const float *W1,
+                            const float *b1, const float *W2, const float *b2, int gelu, const uint64_t *row_keys,
+                            float drop, int N, int D, int F)
+{
+    tr_dense_forward(pre, x, W1, b1, N, D, F);
+    if (gelu)
+        tr_gelu_forward(hidden, pre, N * F);
+    else
+        tr_act_forward(hidden, pre, N * F, TR_ACT_RELU);
+    if (row_keys && drop > 0.0f)
+        tr_dropout_forward(hidden, mask, hidden, row_keys, drop, N, F);
+    tr_dense_forward(out, hidden, W2, b2, N, F, D);
+}
+
+void tr_ffn_dropout_backward(float *dx, float *dW1, float *db1, float *dW2, float *db2, float *dhidden, float *dpre,
+                             const float *dout, const float *x, const float *pre, const float *hidden,
+                             const float *mask, const float *W1, const float *W2, int gelu, int N, int D, int F)
+{
+    const size_t NF = (size_t)(N > 0 ? N : 0) * (size_t)(F > 0 ? F : 0);
+    memset(dhidden, 0, NF * sizeof *dhidden);
+    memset(dpre, 0, NF * sizeof *dpre);
+    tr_dense_backward(dhidden, dW2, db2, dout, hidden, W2, N, F, D);
+    for (size_t i = 0; mask && i < NF; i++)
+        dhidden[i] *= mask[i];
+    /* ReLU's derivative from the kept hidden values: > 0 exactly where the
+     * unit is active and kept, and a dropped unit's gradient is 0 anyway */
+    if (gelu)
+        tr_gelu_backward(dpre, dhidden, pre, N * F);
+    else
+        tr_act_backward(dpre, dhidden, hidden, N * F, TR_ACT_RELU);
+    tr_dense_backward(dx, dW1, db1, dpre, x, W1, N, D, F);
+}

@@ -1,7 +1,6 @@
 /* plugins/transformer/transformer.c - the Transformer (Vaswani et al.;
  * PyTorch's nn.Transformer) over token ids: model.task classify (an encoder
- * and a pooled class) or seq2seq (encoder-decoder). Rows are batch-major
- * [n,T,D]. A stack (the encoder, the decoder) is:
+ * and a pooled class) or seq2seq (encoder-decoder). A stack (the encoder, the decoder) is:
  *
  *   x_0 = dropout(E[tokens] sqrt(D) + PE)           sinusoidal or learned PE
  *   sub-layers, post-norm (the paper's) or pre-norm:
@@ -13,14 +12,17 @@
  *
  *   attention f(x) = MHA(x Wq, m Wk, m Wv) Wo       m = x, or the encoder's z;
  *                                                   dropout on the weights
+ *   FFN f(x) = dropout(act(x W1 + b1)) W2 + b2      ReLU or GELU
  *   classify: v = mean of z over the real tokens (or z at the first); p = softmax(v Wc + bc)
  *   seq2seq:  p_t = softmax(z_t Wo + bo) over the decoder's z, teacher forced
  *             (<s> then the target shifted right); greedy decoding feeds back
  *             the argmax, one position at a time, each layer keeping its keys
  *             and values so far.
  *
- * Dropout masks are keyed by (the step's key, sample index, site, position),
- * the attention weights' by (sample key, head, query, key). */
+ * Rows are packed: each sample's real tokens one after the other (padding
+ * is never computed); only the attention sees them padded, [n,T,D] with the
+ * padding masked. Dropout masks are keyed by (the step's key, sample index,
+ * site, position), the attention weights' by (sample key, head, query, key). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,12 +59,20 @@ typedef struct tr_model {
     char map_names[MAX_MAPS][40];    /* "layer1/self_attention", "decoder/layer1/cross_attention", ... */
 } tr_model;
 
-/* what a sub-layer's backward reads; rows N = n T (k, v: n Tk) */
+/* n sequences packed: sample b's rows off[b] .. off[b] + len[b] - 1 of
+ * [off[n], D]; T the padded length the attention sees */
+typedef struct seqs {
+    const int32_t *off, *len;
+    int n, T;
+} seqs;
+
+/* what a sub-layer's backward reads; N packed rows (k, v: the keys' Nk) */
 typedef struct sub_cache {
     float *x, *in, *f, *r, *mask;   /* [N,D]: input, LN(input) (pre-norm), branch, residual sum, dropout mask */
     float *mean, *rstd;             /* [N] its norm's */
-    float *q, *k, *v, *a, *lse;     /* attention: [N,D] [n Tk,D] x2 [N,D] [n,H,T] */
-    float *pre, *hid;               /* FFN: [N,F] x2 */
+    float *q, *k, *v, *a, *lse;     /* attention: [N,D] [Nk,D] x2 [N,D] [n,H,T] */
+    float *qp, *kp, *vp, *ap;       /* the same padded: [n,T,D] [n,Tk,D] x2 [n,T,D] */
+    float *pre, *hid, *hmask;       /* FFN: [N,F] x3 (hmask: the dropout inside) */
 } sub_cache;
 
 typedef struct stack_cache {
@@ -73,21 +83,22 @@ typedef struct stack_cache {
 /* one forward (and backward) pass's inputs and shared buffers */
 typedef struct run {
     const tr_batch *bt;
-    int n, drop, Ts;
-    const int32_t *src_len;         /* [n] real source tokens */
+    int n, drop, Ty;                /* Ty: the decoder's length, its caches' */
+    seqs src, tgt;                  /* the source's rows, the decoder's (a decoding step: one per sample) */
     int32_t *step_len;              /* [n] decoding: positions so far */
-    const float *memory;            /* the encoder's z [n,Ts,D], for cross-attention */
+    const float *memory;            /* the encoder's z [src rows, D], for cross-attention */
     float *dmemory;                 /* its gradient */
     uint64_t *rowkeys, *keys;       /* [n max(T)], [n] */
-    float *d[9], *dh, *dp;          /* [R,D] x9, [R,F] x2 */
+    float *d[14], *dh, *dp;         /* [R,D] x14, [R,F] x2 */
 } run;
 
 typedef struct bufs {
-    int32_t *len, *step_len, *dec_in, *dec_tgt, *rows, *tgt_c; /* [n] x2, [n,Ty] x4 */
+    int32_t *len, *step_len, *tlen, *ones, *off_s, *off_t, *off_1; /* [n] x4, [n+1] x3 */
+    int32_t *src, *dec_in, *dec_tgt, *rows, *prefix;               /* packed [n,T] x4, [n,Ty] */
     uint64_t *rowkeys, *keys;
     stack_cache enc, dec;
-    float *v, *zc, *logits, *probs, *alpha;                    /* [n,D] [M,D] [M,C] x2, weights */
-    float *dz, *dmem, *d[9], *dh, *dp;
+    float *v, *logits, *probs, *alpha;                             /* [n,D] [M,C] x2, weights */
+    float *dz, *dmem, *d[14], *dh, *dp;
     size_t bytes;
 } bufs;
 
@@ -101,12 +112,12 @@ static void take_stack(tr_arena *a, stack_cache *c, const tr_model *m, const sta
         tr_arena_floats(a, ND, &u->x, &u->in, &u->f, &u->r, &u->mask, NULL);
         tr_arena_floats(a, N, &u->mean, &u->rstd, NULL);
         if (s->sub[j].kind == FFN) {
-            tr_arena_floats(a, NF, &u->pre, &u->hid, NULL);
+            tr_arena_floats(a, NF, &u->pre, &u->hid, &u->hmask, NULL);
             continue;
         }
         const size_t Nk = (size_t)n * (s->sub[j].kind == CROSS_ATTN ? Tk_cross : s->T);
-        tr_arena_floats(a, ND, &u->q, &u->a, NULL);
-        tr_arena_floats(a, Nk * m->D, &u->k, &u->v, NULL);
+        tr_arena_floats(a, ND, &u->q, &u->a, &u->qp, &u->ap, NULL);
+        tr_arena_floats(a, Nk * m->D, &u->k, &u->v, &u->kp, &u->vp, NULL);
         tr_arena_floats(a, (size_t)n * m->H * s->T, &u->lse, NULL);
     }
 }
@@ -117,24 +128,26 @@ static bufs layout(const tr_model *m, int n, void *base)
     tr_arena a = {base, 0};
     const int Ts = m->enc.T, Ty = m->seq2seq ? m->dec.T : 1, Tmax = Ts > Ty ? Ts : Ty;
     const size_t R = (size_t)n * Tmax, M = (size_t)n * Ty, C = (size_t)m->C, H = (size_t)m->H;
-    TR_TAKE(&a, b.len, (size_t)n);
-    TR_TAKE(&a, b.step_len, (size_t)n);
+    int32_t **ints[] = {&b.len, &b.step_len, &b.tlen, &b.ones, &b.off_s, &b.off_t, &b.off_1};
+    for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
+        TR_TAKE(&a, *ints[k], (size_t)n + 1);
+    TR_TAKE(&a, b.src, (size_t)n * Ts);
     TR_TAKE(&a, b.dec_in, M);
     TR_TAKE(&a, b.dec_tgt, M);
     TR_TAKE(&a, b.rows, M);
-    TR_TAKE(&a, b.tgt_c, M);
+    TR_TAKE(&a, b.prefix, M);
     TR_TAKE(&a, b.rowkeys, R);
     TR_TAKE(&a, b.keys, (size_t)n);
     take_stack(&a, &b.enc, m, &m->enc, n, 0);
     if (m->seq2seq)
         take_stack(&a, &b.dec, m, &m->dec, n, Ts);
     tr_arena_floats(&a, (size_t)n * m->D, &b.v, NULL);
-    tr_arena_floats(&a, M * m->D, &b.zc, NULL);
     tr_arena_floats(&a, M * C, &b.logits, &b.probs, NULL);
     /* weights for the maps: [n,H,T,T] of a classifier's layer, one decoding step's [n,H,1,Tmax] */
     tr_arena_floats(&a, m->seq2seq ? R * H : (size_t)n * H * Ts * Ts, &b.alpha, NULL);
-    tr_arena_floats(&a, R * m->D, &b.dz, &b.dmem, &b.d[0], &b.d[1], &b.d[2], &b.d[3], &b.d[4], &b.d[5], &b.d[6],
-                    &b.d[7], &b.d[8], NULL);
+    tr_arena_floats(&a, R * m->D, &b.dz, &b.dmem, NULL);
+    for (int k = 0; k < 14; k++)
+        tr_arena_floats(&a, R * m->D, &b.d[k], NULL);
     tr_arena_floats(&a, R * m->F, &b.dh, &b.dp, NULL);
     b.bytes = a.used;
     return b;
@@ -144,31 +157,71 @@ static size_t scratch_bytes(const tr_model *m, int n) { return layout(m, n, NULL
 
 #define ZERO(p, count) memset(p, 0, (size_t)(count) * sizeof *(p))
 
-/* A pass over bt: clamped source lengths, and the shared buffers. */
+/* off[n+1] from len[n] */
+static seqs packed(int32_t *off, const int32_t *len, int n, int T)
+{
+    off[0] = 0;
+    for (int i = 0; i < n; i++)
+        off[i + 1] = off[i] + len[i];
+    return (seqs){off, len, n, T};
+}
+
+/* A pass over bt: the sources' lengths (clamped) and their real tokens
+ * packed, and the shared buffers. */
 static run start(const tr_model *m, bufs *b, const tr_batch *bt, int drop)
 {
     const int n = bt->n, T = m->enc.T;
     const int have_len = TR_HAS_FIELD(bt, tr_batch, src_lengths) && bt->src_lengths;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         b->len[i] = have_len ? (bt->src_lengths[i] < 0 ? 0 : bt->src_lengths[i] > T ? T : bt->src_lengths[i]) : T;
-    run r = {.bt = bt, .n = n, .drop = drop, .Ts = T, .src_len = b->len, .step_len = b->step_len,
+        b->ones[i] = 1;
+    }
+    run r = {.bt = bt, .n = n, .drop = drop, .Ty = m->seq2seq ? m->dec.T : 1, .src = packed(b->off_s, b->len, n, T), .step_len = b->step_len,
              .rowkeys = b->rowkeys, .keys = b->keys, .dh = b->dh, .dp = b->dp, .dmemory = b->dmem};
+    for (int i = 0; i < n; i++)
+        memcpy(b->src + b->off_s[i], bt->src + (size_t)i * T, (size_t)b->len[i] * sizeof *b->src);
     memcpy(r.d, b->d, sizeof r.d);
     return r;
 }
 
-/* y[n T, D] = dropout(x) with the rows' keys of `site` (identity when not dropping) */
-static void drop_rows(const tr_model *m, const run *r, uint32_t site, float *y, float *mask, const float *x, int T)
+/* x[n,T,D] = the packed rows padded with zeros, and back */
+static void pad_rows(float *x, const float *rows, seqs q, int D)
 {
-    const int n = r->n;
+    for (int b = 0; b < q.n; b++) {
+        float *xb = x + (size_t)b * q.T * D;
+        memcpy(xb, rows + (size_t)q.off[b] * D, (size_t)q.len[b] * D * sizeof *x);
+        memset(xb + (size_t)q.len[b] * D, 0, (size_t)(q.T - q.len[b]) * D * sizeof *x);
+    }
+}
+
+static void pack_rows(float *rows, const float *x, seqs q, int D)
+{
+    for (int b = 0; b < q.n; b++)
+        memcpy(rows + (size_t)q.off[b] * D, x + (size_t)b * q.T * D, (size_t)q.len[b] * D * sizeof *x);
+}
+
+/* the dropout keys of `site` for q's rows, from each row's (sample,
+ * position); NULL when not dropping */
+static const uint64_t *row_keys(const run *r, uint32_t site, seqs q)
+{
+    if (!r->drop)
+        return NULL;
+    for (int b = 0; b < q.n; b++)
+        for (int t = 0; t < q.len[b]; t++)
+            r->rowkeys[q.off[b] + t] = tr_dropout_key(r->bt->key, r->bt->index[b], site, (uint32_t)t);
+    return r->rowkeys;
+}
+
+/* y = dropout(x) over q's rows (a copy when not dropping) */
+static void drop_rows(const tr_model *m, const run *r, uint32_t site, float *y, float *mask, const float *x, seqs q)
+{
+    const int N = q.off[q.n];
     if (!r->drop) {
         if (y != x)
-            memcpy(y, x, (size_t)n * T * m->D * sizeof *y);
+            memcpy(y, x, (size_t)N * m->D * sizeof *y);
         return;
     }
-    for (int i = 0; i < n * T; i++)
-        r->rowkeys[i] = tr_dropout_key(r->bt->key, r->bt->index[i / T], site, (uint32_t)(i % T));
-    tr_dropout_forward(y, mask, x, r->rowkeys, m->drop, n * T, m->D);
+    tr_dropout_forward(y, mask, x, row_keys(r, site, q), m->drop, N, m->D);
 }
 
 /* dx[N,D] = d(dropout(x)) backwards from dy: through the mask, or a copy */
@@ -185,17 +238,17 @@ static void undrop(float *dx, const float *dy, const float *mask, int drop, int 
 /* An attention sub-layer's keys: which, how many, and whether causal. Step
  * y >= 0 is one decoding position: its query against the keys so far. */
 typedef struct keys_of {
-    int Tk, causal;
-    const int32_t *len;
+    seqs k;     /* the keys' rows (a decoding step's self-attention: its cache, T long) */
+    int causal;
 } keys_of;
 
-static keys_of keys_for(const sublayer *w, const run *r, int T, int step)
+static keys_of keys_for(const sublayer *w, const run *r, seqs q, int step)
 {
     if (w->kind == CROSS_ATTN)
-        return (keys_of){r->Ts, 0, r->src_len};
-    if (w->kind == SELF_ATTN)
-        return (keys_of){T, 0, r->src_len};
-    return step < 0 ? (keys_of){T, 1, NULL} : (keys_of){T, 0, r->step_len};
+        return (keys_of){r->src, 0};
+    if (step < 0)
+        return (keys_of){q, w->kind == CAUSAL_ATTN};
+    return (keys_of){{NULL, r->step_len, r->n, r->Ty}, 0};
 }
 
 static const uint64_t *weight_keys(const sublayer *w, const run *r)
@@ -207,74 +260,85 @@ static const uint64_t *weight_keys(const sublayer *w, const run *r)
     return r->keys;
 }
 
-/* f = MHA(in Wq, src Wk, src Wv) Wo over N = n Tq query rows; a decoding
- * step adds its key and value to the cache, cross-attention computes the
- * encoder's once (at step 0). */
+/* f = MHA(in Wq, src Wk, src Wv) Wo over q's rows (src: in, or the
+ * encoder's output); the attention sees them padded. A decoding step (one
+ * row per sample, at position `step`) adds its key and value to the cache;
+ * cross-attention computes the encoder's once (at step 0). */
 static void attend(const tr_model *m, const sublayer *w, const float *P, sub_cache *c, const float *in,
-                   const run *r, int T, int step)
+                   const run *r, seqs q, int step)
 {
-    const int D = m->D, n = r->n, Tq = step < 0 ? T : 1, N = n * Tq;
+    const int D = m->D, n = r->n, N = q.off[n];
     const size_t *p = w->w;
-    const keys_of ks = keys_for(w, r, T, step);
+    const keys_of ks = keys_for(w, r, q, step);
     tr_dense_forward(c->q, in, P + p[0], P + p[1], N, D, D);
-    if (w->kind == CROSS_ATTN && step <= 0) {
-        tr_dense_forward(c->k, r->memory, P + p[2], P + p[3], n * r->Ts, D, D);
-        tr_dense_forward(c->v, r->memory, P + p[4], P + p[5], n * r->Ts, D, D);
-    } else if (step < 0) {
-        tr_dense_forward(c->k, in, P + p[2], P + p[3], N, D, D);
-        tr_dense_forward(c->v, in, P + p[4], P + p[5], N, D, D);
+    if (step < 0 || (w->kind == CROSS_ATTN && step == 0)) {
+        const float *src = w->kind == CROSS_ATTN ? r->memory : in;
+        const int Nk = ks.k.off[n];
+        tr_dense_forward(c->k, src, P + p[2], P + p[3], Nk, D, D);
+        tr_dense_forward(c->v, src, P + p[4], P + p[5], Nk, D, D);
+        pad_rows(c->kp, c->k, ks.k, D);
+        pad_rows(c->vp, c->v, ks.k, D);
     } else if (w->kind != CROSS_ATTN) {
+        tr_dense_forward(c->k, in, P + p[2], P + p[3], n, D, D);
+        tr_dense_forward(c->v, in, P + p[4], P + p[5], n, D, D);
         for (int b = 0; b < n; b++) {
-            const size_t at = ((size_t)b * T + step) * D;
-            tr_dense_forward(c->k + at, in + (size_t)b * D, P + p[2], P + p[3], 1, D, D);
-            tr_dense_forward(c->v + at, in + (size_t)b * D, P + p[4], P + p[5], 1, D, D);
+            const size_t at = ((size_t)b * ks.k.T + step) * D;
+            memcpy(c->kp + at, c->k + (size_t)b * D, (size_t)D * sizeof(float));
+            memcpy(c->vp + at, c->v + (size_t)b * D, (size_t)D * sizeof(float));
         }
     }
-    tr_mha_forward(c->a, c->lse, c->q, c->k, c->v, ks.len, ks.causal, weight_keys(w, r), m->drop, n, Tq, ks.Tk,
-                   m->H, D / m->H);
+    pad_rows(c->qp, c->q, q, D);
+    tr_mha_forward(c->ap, c->lse, c->qp, c->kp, c->vp, ks.k.len, ks.causal, weight_keys(w, r), m->drop, n, q.T,
+                   ks.k.T, m->H, D / m->H);
+    pack_rows(c->a, c->ap, q, D);
     tr_dense_forward(c->f, c->a, P + p[6], P + p[7], N, D, D);
 }
 
 /* din += d(in) of the attention from df; cross-attention's keys and values
  * send theirs to the encoder's output (r->dmemory) */
 static void attend_backward(float *din, const tr_model *m, const sublayer *w, const float *P, float *G,
-                            const sub_cache *c, const float *in, const float *df, const run *r, int T)
+                            const sub_cache *c, const float *in, const float *df, const run *r, seqs q)
 {
-    const int D = m->D, n = r->n, N = n * T;
+    const int D = m->D, n = r->n, N = q.off[n];
     const size_t *p = w->w;
-    const keys_of ks = keys_for(w, r, T, -1);
-    float *da = r->d[5], *dq = r->d[6], *dk = r->d[7], *dv = r->d[8];
+    const keys_of ks = keys_for(w, r, q, -1);
+    float *const *d = r->d; /* d[0..4]: the callers' */
+    float *da = d[5], *dq = d[6], *dk = d[7], *dv = d[8], *dap = d[9], *dqp = d[10], *dkp = d[11], *dvp = d[12];
+    const int Nk = ks.k.off[n];
     ZERO(da, N * D);
     tr_dense_backward(da, G + p[6], G + p[7], df, c->a, P + p[6], N, D, D);
-    const int Nk = n * ks.Tk;
-    ZERO(dq, N * D);
-    ZERO(dk, Nk * D);
-    ZERO(dv, Nk * D);
-    tr_mha_backward(dq, dk, dv, da, c->a, c->lse, c->q, c->k, c->v, ks.len, ks.causal, weight_keys(w, r), m->drop,
-                    n, T, ks.Tk, m->H, D / m->H);
+    pad_rows(dap, da, q, D);
+    ZERO(dqp, n * q.T * D);
+    ZERO(dkp, n * ks.k.T * D);
+    ZERO(dvp, n * ks.k.T * D);
+    tr_mha_backward(dqp, dkp, dvp, dap, c->ap, c->lse, c->qp, c->kp, c->vp, ks.k.len, ks.causal, weight_keys(w, r),
+                    m->drop, n, q.T, ks.k.T, m->H, D / m->H);
+    pack_rows(dq, dqp, q, D);
+    pack_rows(dk, dkp, ks.k, D);
+    pack_rows(dv, dvp, ks.k, D);
     tr_dense_backward(din, G + p[0], G + p[1], dq, in, P + p[0], N, D, D);
     const int cross = w->kind == CROSS_ATTN;
     tr_dense_backward(cross ? r->dmemory : din, G + p[2], G + p[3], dk, cross ? r->memory : in, P + p[2], Nk, D, D);
     tr_dense_backward(cross ? r->dmemory : din, G + p[4], G + p[5], dv, cross ? r->memory : in, P + p[4], Nk, D, D);
 }
 
-/* out = LN(x + dropout(f(x))), or x + dropout(f(LN x)) pre-norm; rows n T
- * (a decoding step: n) */
+/* out = LN(x + dropout(f(x))), or x + dropout(f(LN x)) pre-norm, over q's
+ * rows (a decoding step: one per sample) */
 static void sub_forward(const tr_model *m, const sublayer *w, const float *P, sub_cache *c, float *out,
-                        const run *r, int T, int step)
+                        const run *r, seqs q, int step)
 {
-    const int D = m->D, Tq = step < 0 ? T : 1, N = r->n * Tq;
+    const int D = m->D, N = q.off[q.n];
     const float *in = c->x;
     if (m->pre_norm) {
         tr_layernorm_forward(c->in, c->mean, c->rstd, c->x, P + w->gamma, P + w->beta, 1e-5f, N, D);
         in = c->in;
     }
     if (w->kind == FFN)
-        tr_ffn_forward(c->f, c->hid, c->pre, in, P + w->w[0], P + w->w[1], P + w->w[2], P + w->w[3], m->gelu, N, D,
-                       m->F);
+        tr_ffn_dropout_forward(c->f, c->hid, c->pre, c->hmask, in, P + w->w[0], P + w->w[1], P + w->w[2],
+                               P + w->w[3], m->gelu, row_keys(r, 2000 + w->site, q), m->drop, N, D, m->F);
     else
-        attend(m, w, P, c, in, r, T, step);
-    drop_rows(m, r, w->site, c->r, c->mask, c->f, Tq);
+        attend(m, w, P, c, in, r, q, step);
+    drop_rows(m, r, w->site, c->r, c->mask, c->f, q);
     tr_add_inplace(c->r, c->x, (long)N * D);
     if (m->pre_norm)
         memcpy(out, c->r, (size_t)N * D * sizeof *out);
@@ -285,9 +349,9 @@ static void sub_forward(const tr_model *m, const sublayer *w, const float *P, su
 /* dx = d(x) from dout = d(out): the residual sum passes its gradient both
  * ways, the branch and the skip */
 static void sub_backward(float *dx, const tr_model *m, const sublayer *w, const float *P, float *G,
-                         const sub_cache *c, const float *dout, const run *r, int T)
+                         const sub_cache *c, const float *dout, const run *r, seqs q)
 {
-    const int D = m->D, N = r->n * T;
+    const int D = m->D, N = q.off[q.n];
     float *dr = r->d[2], *df = r->d[3], *din = r->d[4];
     if (m->pre_norm) {
         memcpy(dr, dout, (size_t)N * D * sizeof *dr);
@@ -299,10 +363,11 @@ static void sub_backward(float *dx, const tr_model *m, const sublayer *w, const 
     ZERO(din, N * D);
     const float *in = m->pre_norm ? c->in : c->x;
     if (w->kind == FFN)
-        tr_ffn_backward(din, G + w->w[0], G + w->w[1], G + w->w[2], G + w->w[3], r->dh, r->dp, df, in, c->pre,
-                        c->hid, P + w->w[0], P + w->w[2], m->gelu, N, D, m->F);
+        tr_ffn_dropout_backward(din, G + w->w[0], G + w->w[1], G + w->w[2], G + w->w[3], r->dh, r->dp, df, in,
+                                c->pre, c->hid, r->drop ? c->hmask : NULL, P + w->w[0], P + w->w[2], m->gelu, N, D,
+                                m->F);
     else
-        attend_backward(din, m, w, P, G, c, in, df, r, T);
+        attend_backward(din, m, w, P, G, c, in, df, r, q);
     memcpy(dx, dr, (size_t)N * D * sizeof *dx);
     if (m->pre_norm)
         tr_layernorm_backward(dx, G + w->gamma, G + w->beta, din, c->x, c->mean, c->rstd, P + w->gamma, N, D);
@@ -310,48 +375,48 @@ static void sub_backward(float *dx, const tr_model *m, const sublayer *w, const 
         tr_add_inplace(dx, din, (long)N * D);
 }
 
-/* x[n Tq, D] = E[tokens] sqrt(D) + the positions from `start` */
-static void embed(const tr_model *m, const stack *s, const float *P, float *x, const int32_t *tokens, int n, int Tq,
+/* x = E[tokens] sqrt(D) + each row's position (from `start`), over q's rows */
+static void embed(const tr_model *m, const stack *s, const float *P, float *x, const int32_t *tokens, seqs q,
                   int start)
 {
-    const int D = m->D;
-    tr_embedding_forward(x, tokens, P + s->emb, n * Tq, D);
-    for (size_t i = 0; i < (size_t)n * Tq * D; i++)
+    const int D = m->D, N = q.off[q.n];
+    tr_embedding_forward(x, tokens, P + s->emb, N, D);
+    for (size_t i = 0; i < (size_t)N * D; i++)
         x[i] *= sqrtf((float)D);
-    if (m->learned)
-        tr_positions_forward(x, P + s->pos, n, Tq, D, start);
-    else
-        tr_sinusoid_add(x, n, Tq, D, start);
+    for (int b = 0; b < q.n; b++)
+        if (m->learned)
+            tr_positions_forward(x + (size_t)q.off[b] * D, P + s->pos, 1, q.len[b], D, start);
+        else
+            tr_sinusoid_add(x + (size_t)q.off[b] * D, 1, q.len[b], D, start);
 }
 
-/* A stack over whole sequences: c->z [n T, D] */
+/* A stack over whole sequences: c->z [rows, D] */
 static void stack_forward(const tr_model *m, const stack *s, const float *P, stack_cache *c, const int32_t *tokens,
-                          const run *r)
+                          const run *r, seqs q)
 {
-    const int n = r->n, T = s->T;
-    embed(m, s, P, c->x0, tokens, n, T, 0);
-    drop_rows(m, r, s->site, c->sub[0].x, c->xmask, c->x0, T);
+    embed(m, s, P, c->x0, tokens, q, 0);
+    drop_rows(m, r, s->site, c->sub[0].x, c->xmask, c->x0, q);
     for (int j = 0; j < s->S; j++)
-        sub_forward(m, &s->sub[j], P, &c->sub[j], j + 1 < s->S ? c->sub[j + 1].x : c->zin, r, T, -1);
-    tr_layernorm_forward(c->z, c->mf, c->sf, c->zin, P + s->gf, P + s->bf, 1e-5f, n * T, m->D);
+        sub_forward(m, &s->sub[j], P, &c->sub[j], j + 1 < s->S ? c->sub[j + 1].x : c->zin, r, q, -1);
+    tr_layernorm_forward(c->z, c->mf, c->sf, c->zin, P + s->gf, P + s->bf, 1e-5f, q.off[q.n], m->D);
 }
 
 /* Its backward from dz (which it keeps), down to the embedding's rows */
 static void stack_backward(const tr_model *m, const stack *s, const float *P, float *G, const stack_cache *c,
-                           const float *dz, const int32_t *tokens, const run *r)
+                           const float *dz, const int32_t *tokens, const run *r, seqs q)
 {
-    const int n = r->n, T = s->T, D = m->D, N = n * T;
+    const int D = m->D, N = q.off[q.n];
     float *dcur = r->d[0], *dnext = r->d[1];
     ZERO(dcur, N * D);
     tr_layernorm_backward(dcur, G + s->gf, G + s->bf, dz, c->zin, c->mf, c->sf, P + s->gf, N, D);
     for (int j = s->S - 1; j >= 0; j--) {
-        sub_backward(dnext, m, &s->sub[j], P, G, &c->sub[j], dcur, r, T);
+        sub_backward(dnext, m, &s->sub[j], P, G, &c->sub[j], dcur, r, q);
         float *t = dcur;
         dcur = dnext, dnext = t;
     }
     undrop(dnext, dcur, c->xmask, r->drop, N, D);
-    if (m->learned)
-        tr_positions_backward(G + s->pos, dnext, n, T, D, 0);
+    for (int b = 0; m->learned && b < q.n; b++)
+        tr_positions_backward(G + s->pos, dnext + (size_t)q.off[b] * D, 1, q.len[b], D, 0);
     for (size_t i = 0; i < (size_t)N * D; i++)
         dnext[i] *= sqrtf((float)D);
     tr_embedding_backward(G + s->emb, dnext, tokens, N, D);
@@ -360,37 +425,45 @@ static void stack_backward(const tr_model *m, const stack *s, const float *P, fl
 /* classify: v[n,D] = the pooled encoder output, logits[n,C] */
 static void pool(const tr_model *m, const float *P, bufs *b, int n)
 {
-    const int T = m->enc.T, D = m->D;
+    const int D = m->D;
     ZERO(b->v, n * D);
     for (int i = 0; i < n; i++) {
         const int cnt = m->first ? (b->len[i] > 0) : b->len[i];
         for (int t = 0; t < cnt; t++)
             for (int d = 0; d < D; d++)
-                b->v[(size_t)i * D + d] += b->enc.z[((size_t)i * T + t) * D + d] / (float)cnt;
+                b->v[(size_t)i * D + d] += b->enc.z[((size_t)b->off_s[i] + t) * D + d] / (float)cnt;
     }
     tr_dense_forward(b->logits, b->v, P + m->out_k, P + m->out_b, n, D, m->C);
 }
 
-/* seq2seq: the decoder's inputs (<s>, then the targets shifted right) and
- * targets (padding -1), [n,Ty] */
-static void shift_targets(const tr_model *m, bufs *b, const tr_batch *bt)
+/* seq2seq: each target's real tokens (up to its padding), and the
+ * decoder's inputs (<s>, then the target shifted right) and targets, packed */
+static seqs shift_targets(const tr_model *m, bufs *b, const tr_batch *bt)
 {
     const int Ty = m->dec.T;
+    for (int i = 0; i < bt->n; i++) {
+        const int32_t *y = bt->tgt + (size_t)i * Ty;
+        int len = 0;
+        while (len < Ty && y[len] != m->pad_t)
+            len++;
+        b->tlen[i] = len;
+    }
+    const seqs q = packed(b->off_t, b->tlen, bt->n, Ty);
     for (int i = 0; i < bt->n; i++)
-        for (int t = 0; t < Ty; t++) {
-            const int32_t y = bt->tgt[(size_t)i * Ty + t];
-            b->dec_in[(size_t)i * Ty + t] = t ? bt->tgt[(size_t)i * Ty + t - 1] : m->bos;
-            b->dec_tgt[(size_t)i * Ty + t] = y == m->pad_t ? -1 : y;
+        for (int t = 0; t < b->tlen[i]; t++) {
+            b->dec_in[q.off[i] + t] = t ? bt->tgt[(size_t)i * Ty + t - 1] : m->bos;
+            b->dec_tgt[q.off[i] + t] = bt->tgt[(size_t)i * Ty + t];
         }
+    return q;
 }
 
-/* Both stacks, teacher forced: b->dec.z */
+/* Both stacks, teacher forced: b->dec.z, a row per real target token */
 static void forced(const tr_model *m, const float *P, bufs *b, run *r)
 {
-    stack_forward(m, &m->enc, P, &b->enc, r->bt->src, r);
+    stack_forward(m, &m->enc, P, &b->enc, b->src, r, r->src);
     r->memory = b->enc.z;
-    shift_targets(m, b, r->bt);
-    stack_forward(m, &m->dec, P, &b->dec, b->dec_in, r);
+    r->tgt = shift_targets(m, b, r->bt);
+    stack_forward(m, &m->dec, P, &b->dec, b->dec_in, r, r->tgt);
 }
 
 static tr_status train(const tr_model *m, const float *P, float *G, void *scratch, const tr_batch *bt, double *loss,
@@ -403,49 +476,37 @@ static tr_status train(const tr_model *m, const float *P, float *G, void *scratc
     bufs b = layout(m, n, scratch);
     run r = start(m, &b, bt, drop);
     if (!m->seq2seq) {
-        stack_forward(m, &m->enc, P, &b.enc, bt->src, &r);
+        stack_forward(m, &m->enc, P, &b.enc, b.src, &r, r.src);
         pool(m, P, &b, n);
         *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, bt->tgt, m->smoothing, n, C);
-        float *dlog = b.logits, *dv = b.zc; /* [n,C], [n,D] */
+        float *dlog = b.logits, *dv = b.d[13]; /* [n,C], [n,D] */
         ZERO(dlog, n * C);
         tr_softmax_xent_smooth_backward(dlog, b.probs, bt->tgt, m->smoothing, 1.0f, n, C);
         ZERO(dv, n * D);
         tr_dense_backward(dv, G + m->out_k, G + m->out_b, dlog, b.v, P + m->out_k, n, D, C);
-        const int T = m->enc.T;
-        ZERO(b.dz, (size_t)n * T * D);
+        ZERO(b.dz, r.src.off[n] * D);
         for (int i = 0; i < n; i++) {
             const int cnt = m->first ? (b.len[i] > 0) : b.len[i];
             for (int t = 0; t < cnt; t++)
                 for (int d = 0; d < D; d++)
-                    b.dz[((size_t)i * T + t) * D + d] = dv[(size_t)i * D + d] / (float)cnt;
+                    b.dz[((size_t)b.off_s[i] + t) * D + d] = dv[(size_t)i * D + d] / (float)cnt;
         }
-        stack_backward(m, &m->enc, P, G, &b.enc, b.dz, bt->src, &r);
+        stack_backward(m, &m->enc, P, G, &b.enc, b.dz, b.src, &r, r.src);
         return TR_OK;
     }
+    /* seq2seq: the output layer on the decoder's rows, each a real target token */
     forced(m, P, &b, &r);
-    /* the output layer on the rows with a target only (padding has no loss) */
-    const int Ty = m->dec.T, R = n * Ty;
-    int M = 0;
-    for (int row = 0; row < R; row++)
-        if (b.dec_tgt[row] >= 0) {
-            b.rows[M] = row;
-            b.tgt_c[M] = b.dec_tgt[row];
-            memcpy(b.zc + (size_t)M * D, b.dec.z + (size_t)row * D, (size_t)D * sizeof(float));
-            M++;
-        }
-    tr_dense_forward(b.logits, b.zc, P + m->out_k, P + m->out_b, M, D, C);
-    *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, b.tgt_c, m->smoothing, M, C);
-    float *dlog = b.logits, *dzc = b.d[0];
+    const int M = r.tgt.off[n];
+    tr_dense_forward(b.logits, b.dec.z, P + m->out_k, P + m->out_b, M, D, C);
+    *loss = tr_softmax_xent_smooth_forward(b.probs, b.logits, b.dec_tgt, m->smoothing, M, C);
+    float *dlog = b.logits;
     ZERO(dlog, (size_t)M * C);
-    tr_softmax_xent_smooth_backward(dlog, b.probs, b.tgt_c, m->smoothing, 1.0f, M, C);
-    ZERO(dzc, (size_t)M * D);
-    tr_dense_backward(dzc, G + m->out_k, G + m->out_b, dlog, b.zc, P + m->out_k, M, D, C);
-    ZERO(b.dz, (size_t)R * D);
-    for (int k = 0; k < M; k++)
-        memcpy(b.dz + (size_t)b.rows[k] * D, dzc + (size_t)k * D, (size_t)D * sizeof(float));
-    ZERO(b.dmem, (size_t)n * m->enc.T * D);
-    stack_backward(m, &m->dec, P, G, &b.dec, b.dz, b.dec_in, &r);
-    stack_backward(m, &m->enc, P, G, &b.enc, b.dmem, bt->src, &r);
+    tr_softmax_xent_smooth_backward(dlog, b.probs, b.dec_tgt, m->smoothing, 1.0f, M, C);
+    ZERO(b.dz, (size_t)M * D);
+    tr_dense_backward(b.dz, G + m->out_k, G + m->out_b, dlog, b.dec.z, P + m->out_k, M, D, C);
+    ZERO(b.dmem, (size_t)r.src.off[n] * D);
+    stack_backward(m, &m->dec, P, G, &b.dec, b.dz, b.dec_in, &r, r.tgt);
+    stack_backward(m, &m->enc, P, G, &b.enc, b.dmem, b.src, &r, r.src);
     return TR_OK;
 }
 
@@ -456,17 +517,16 @@ static tr_status score(const tr_model *m, const float *P, void *scratch, const t
     (void)err;
     if (!m->seq2seq) /* a classifier's accuracy comes from predict() */
         return TR_OK;
-    const int n = bt->n, R = n * m->dec.T;
+    const int n = bt->n;
     bufs b = layout(m, n, scratch);
     run r = start(m, &b, bt, 0);
     forced(m, P, &b, &r);
-    tr_dense_forward(b.logits, b.dec.z, P + m->out_k, P + m->out_b, R, m->D, m->C);
-    tr_argmax_rows(b.rows, 1, b.logits, R, m->C);
-    for (int row = 0; row < R; row++)
-        if (b.dec_tgt[row] >= 0) {
-            *correct += b.rows[row] == b.dec_tgt[row];
-            *total += 1;
-        }
+    const int M = r.tgt.off[n];
+    tr_dense_forward(b.logits, b.dec.z, P + m->out_k, P + m->out_b, M, m->D, m->C);
+    tr_argmax_rows(b.rows, 1, b.logits, M, m->C);
+    for (int row = 0; row < M; row++)
+        *correct += b.rows[row] == b.dec_tgt[row];
+    *total += M;
     return TR_OK;
 }
 
@@ -496,26 +556,33 @@ static void decode(const tr_model *m, const float *P, bufs *b, run *r, tr_predic
     const int n = r->n, Ts = m->enc.T, Ty = m->dec.T, D = m->D, H = m->H, dh = D / H, S = m->dec.S;
     const stack *s = &m->dec;
     stack_cache *c = &b->dec;
-    int32_t *tok = b->rows, *prefix = b->dec_in; /* [n] this step's inputs; [n,Ty] decode: full's */
+    int32_t *tok = b->rows, *prefix = b->prefix; /* [n] this step's inputs; [n,Ty] decode: full's */
+    const seqs one = packed(b->off_1, b->ones, n, 1); /* a row per sample */
+    r->tgt = one;
     for (int i = 0; i < n * Ty; i++)
-        prefix[i] = m->bos; /* past the prefix: anything (causal) */
+        prefix[i] = m->bos;
     for (int i = 0; i < n; i++)
         tok[i] = m->bos;
     for (int y = 0; y < Ty; y++) {
         for (int i = 0; i < n; i++)
             r->step_len[i] = y + 1;
         if (m->full_decode) {
-            stack_forward(m, s, P, c, prefix, r);
-            front_rows(c->z, n, Ty, y, D);
+            for (int i = 0; i < n; i++)
+                b->tlen[i] = y + 1;
+            const seqs pre = packed(b->off_t, b->tlen, n, Ty);
+            for (int i = 0; i < n; i++)
+                memcpy(b->dec_in + pre.off[i], prefix + (size_t)i * Ty, (size_t)(y + 1) * sizeof *prefix);
+            stack_forward(m, s, P, c, b->dec_in, r, pre);
+            front_rows(c->z, n, y + 1, y, D);
             for (int j = 0; j < S; j++)
                 if (s->sub[j].kind != FFN) {
-                    front_rows(c->sub[j].q, n, Ty, y, D);
+                    front_rows(c->sub[j].qp, n, Ty, y, D);
                     front_rows(c->sub[j].lse, n * H, Ty, y, 1);
                 }
         } else {
-            embed(m, s, P, c->sub[0].x, tok, n, 1, y);
+            embed(m, s, P, c->sub[0].x, tok, one, y);
             for (int j = 0; j < S; j++)
-                sub_forward(m, &s->sub[j], P, &c->sub[j], j + 1 < S ? c->sub[j + 1].x : c->zin, r, Ty, y);
+                sub_forward(m, &s->sub[j], P, &c->sub[j], j + 1 < S ? c->sub[j + 1].x : c->zin, r, one, y);
             tr_layernorm_forward(c->z, c->mf, c->sf, c->zin, P + s->gf, P + s->bf, 1e-5f, n, D);
         }
         tr_dense_forward(b->logits, c->z, P + m->out_k, P + m->out_b, n, D, m->C);
@@ -525,13 +592,13 @@ static void decode(const tr_model *m, const float *P, bufs *b, run *r, tr_predic
             const sub_cache *u = &c->sub[j];
             if (w->kind == FFN)
                 continue;
-            const keys_of ks = keys_for(w, r, Ty, y);
+            const keys_of ks = keys_for(w, r, one, y);
             const int last_cross = w->kind == CROSS_ATTN && j == S - 2 && out->attention,
                       want = maps && map < m->n_maps && maps[map];
             if (want || last_cross)
-                tr_mha_weights(b->alpha, u->q, u->k, u->lse, ks.len, 0, n, 1, ks.Tk, H, dh);
+                tr_mha_weights(b->alpha, u->qp, u->kp, u->lse, ks.k.len, 0, n, 1, ks.k.T, H, dh);
             if (want)
-                put_query(maps[map], b->alpha, n, H, Ty, y, ks.Tk);
+                put_query(maps[map], b->alpha, n, H, Ty, y, ks.k.T);
             map++;
             if (!last_cross)
                 continue;
@@ -559,12 +626,12 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     const int n = bt->n, T = m->enc.T, C = m->C, H = m->H, D = m->D;
     bufs b = layout(m, n, scratch);
     run r = start(m, &b, bt, 0);
-    stack_forward(m, &m->enc, P, &b.enc, bt->src, &r);
+    stack_forward(m, &m->enc, P, &b.enc, b.src, &r, r.src);
     float **maps = TR_HAS_FIELD(out, tr_prediction, maps) ? out->maps : NULL;
     for (int l = 0; maps && l < m->enc.S / 2 && l < m->n_maps; l++)
         if (maps[l])
-            tr_mha_weights(maps[l], b.enc.sub[2 * l].q, b.enc.sub[2 * l].k, b.enc.sub[2 * l].lse, b.len, 0, n, T, T,
-                           H, D / H);
+            tr_mha_weights(maps[l], b.enc.sub[2 * l].qp, b.enc.sub[2 * l].kp, b.enc.sub[2 * l].lse, b.len, 0, n, T,
+                           T, H, D / H);
     if (m->seq2seq) {
         r.memory = b.enc.z;
         decode(m, P, &b, &r, out, maps);
@@ -579,7 +646,7 @@ static tr_status predict(const tr_model *m, const float *P, void *scratch, const
     if (!out->attention)
         return TR_OK;
     const sub_cache *c = &b.enc.sub[m->enc.S - 2];
-    tr_mha_weights(b.alpha, c->q, c->k, c->lse, b.len, 0, n, T, T, H, D / H);
+    tr_mha_weights(b.alpha, c->qp, c->kp, c->lse, b.len, 0, n, T, T, H, D / H);
     for (int i = 0; i < n; i++) {
         float *a = out->attention + (size_t)i * T;
         ZERO(a, T);

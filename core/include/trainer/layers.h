@@ -443,6 +443,23 @@ TR_API void tr_ffn_backward(float *dx, float *dW1, float *db1, float *dW2,
                             const float *pre, const float *hidden,
                             const float *W1, const float *W2, int gelu, int N,
                             int D, int F);
+/* The block with dropout on the hidden activations, as
+ * nn.TransformerEncoderLayer's: hidden = dropout(act(x W1 + b1)) with
+ * mask[N,F] from row_keys[N] (tr_dropout_forward's); row_keys NULL or drop
+ * 0: tr_ffn_forward. The backward takes that mask (NULL: none). */
+TR_API void tr_ffn_dropout_forward(float *out, float *hidden, float *pre,
+                                   float *mask, const float *x,
+                                   const float *W1, const float *b1,
+                                   const float *W2, const float *b2, int gelu,
+                                   const uint64_t *row_keys, float drop,
+                                   int N, int D, int F);
+TR_API void tr_ffn_dropout_backward(float *dx, float *dW1, float *db1,
+                                    float *dW2, float *db2, float *dhidden,
+                                    float *dpre, const float *dout,
+                                    const float *x, const float *pre,
+                                    const float *hidden, const float *mask,
+                                    const float *W1, const float *W2,
+                                    int gelu, int N, int D, int F);
 
 /* ---- positional encodings, x[B,T,D] batch-major, positions start ..
  * start + T - 1 (start > 0: a decoding step's) */
