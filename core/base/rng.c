@@ -3,14 +3,6 @@
 
 #include <math.h>
 
-uint64_t tr_mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 uint64_t tr_key_str(uint64_t seed, const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -22,11 +14,6 @@ uint64_t tr_key_str(uint64_t seed, const char *s)
 uint64_t tr_key_u64(uint64_t seed, uint64_t purpose, uint64_t n)
 {
     return tr_mix64(tr_mix64(tr_mix64(seed) ^ purpose) ^ n);
-}
-
-uint64_t tr_rng_next(tr_rng *r)
-{
-    return tr_mix64(r->key ^ tr_mix64(r->counter++));
 }
 
 double tr_rng_uniform(tr_rng *r)

@@ -8,8 +8,15 @@
 
 #include <stdint.h>
 
-/* splitmix64's finaliser: a bijective 64-bit mix. */
-uint64_t tr_mix64(uint64_t x);
+/* splitmix64's finaliser: a bijective 64-bit mix (inline: dropout draws
+ * one per two mask entries) */
+static inline uint64_t tr_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
 /* A key from a seed and a string (FNV-1a of the string, mixed with seed). */
 uint64_t tr_key_str(uint64_t seed, const char *s);
 /* A key from a seed, a purpose and a number. */
@@ -21,7 +28,10 @@ typedef struct tr_rng {
 } tr_rng;
 
 static inline tr_rng tr_rng_make(uint64_t key) { tr_rng r = {key, 0}; return r; }
-uint64_t tr_rng_next(tr_rng *r);
+static inline uint64_t tr_rng_next(tr_rng *r)
+{
+    return tr_mix64(r->key ^ tr_mix64(r->counter++));
+}
 /* Uniform in [0, 1) with 53 random bits. */
 double tr_rng_uniform(tr_rng *r);
 /* Standard normal (Box-Muller). */
