@@ -102,7 +102,6 @@ Use with OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 (bench/README.md:
 torch's best 2-thread setting on this machine) and --threads N.
 """
 import argparse
-import collections
 import gzip
 import math
 import os
@@ -113,6 +112,10 @@ import warnings
 
 import torch
 import torch.nn as nn
+
+# the GRU twin's data handling and BLEU, unchanged (bench/ is on sys.path
+# when this script runs)
+from nmt_torch import IDS, build_vocab, corpus_bleu, encode_src, encode_tgt, tokens  # noqa: E402,F401
 
 SRC_LEN = TGT_LEN = 20
 N_TRAIN = 100000
@@ -145,39 +148,6 @@ def read_lines(path, lowercase=True):
     with opener(path, "rt", encoding="utf-8", newline="\n") as f:
         lines = [line.rstrip("\n") for line in f]
     return [line.translate(ASCII_LOWER) for line in lines] if lowercase else lines
-
-
-def tokens(line):
-    return [t for t in line.split(" ") if t]
-
-
-def build_vocab(lines, specials):
-    counts = collections.Counter(t for line in lines for t in tokens(line))
-    words = sorted(counts, key=lambda w: (-counts[w], w))
-    itos = list(specials) + [w for w in words if w not in specials]
-    return {w: i for i, w in enumerate(itos)}, itos
-
-
-IDS = torch.int16   # both vocabularies are far below 32,768; widened per batch
-
-
-def encode_src(lines, stoi):
-    out = torch.full((len(lines), SRC_LEN), PAD, dtype=IDS)
-    for i, line in enumerate(lines):
-        ids = [stoi.get(w, UNK_S) for w in tokens(line)[:SRC_LEN]]
-        out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return out
-
-
-def encode_tgt(lines, stoi):
-    """-> (decoder input, decoder target), both [N, 20]"""
-    tgt = torch.full((len(lines), TGT_LEN), PAD, dtype=IDS)
-    for i, line in enumerate(lines):
-        ids = ([stoi.get(w, UNK_T) for w in tokens(line)] + [EOS])[:TGT_LEN]
-        tgt[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-    dec_in = torch.cat([torch.full((len(lines), 1), BOS, dtype=IDS),
-                        tgt[:, :-1]], dim=1)
-    return dec_in, tgt
 
 
 def load(args):
@@ -294,29 +264,6 @@ def lr_factor(total, warmup):
 
 # ---------------------------------------------------------------- metrics
 
-def corpus_bleu(hyps, refs, max_n=4):
-    """corpus BLEU-4: clipped n-gram counts summed over the corpus, geometric
-    mean of the 4 precisions (uniform weights), brevity penalty exp(1-r/c)
-    when c < r; no smoothing (0 if any precision is 0)"""
-    match = [0] * max_n
-    total = [0] * max_n
-    c = r = 0
-    for hyp, ref in zip(hyps, refs):
-        c += len(hyp)
-        r += len(ref)
-        for n in range(1, max_n + 1):
-            hc = collections.Counter(tuple(hyp[k:k + n]) for k in range(len(hyp) - n + 1))
-            rc = collections.Counter(tuple(ref[k:k + n]) for k in range(len(ref) - n + 1))
-            match[n - 1] += sum(min(v, rc[g]) for g, v in hc.items())
-            total[n - 1] += max(len(hyp) - n + 1, 0)
-    if c == 0 or min(match) == 0:
-        return 0.0
-    log_p = sum(math.log(m / t) for m, t in zip(match, total)) / max_n
-    bp = 1.0 if c >= r else math.exp(1.0 - r / c)
-    return bp * math.exp(log_p)
-
-
-@torch.inference_mode()
 def token_accuracy(model, src, dec_in, tgt, batch=256):
     right = count = 0
     for i in range(0, src.shape[0], batch):

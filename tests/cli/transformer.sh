@@ -21,15 +21,22 @@ has() { grep -q "$@" <<<"$(cat)"; }
 cfg=(configs/sentiment_transformer.yaml data.train=320 data.test=64 data.src_len=24 model.d_model=32 model.ff=64
      train.epochs=1 train.keep_best=none)
 
-for layout in 1x1 1x2 2x1 4x1; do
-    launch/run.sh -n "${layout%x*}" -t "${layout#*x}" "${cfg[@]}" run.out="$tmp/l$layout" >"$tmp/l$layout.log" 2>&1 \
-        || { cat "$tmp/l$layout.log"; fail "layout $layout"; }
-done
-for layout in 1x2 2x1 4x1; do
-    h5diff -q "$tmp/l1x1/checkpoint.h5" "$tmp/l$layout/checkpoint.h5" /params /params || fail "layout $layout differs from 1x1"
-    h5diff -q "$tmp/l1x1/checkpoint.h5" "$tmp/l$layout/checkpoint.h5" /optimizer /optimizer || fail "layout $layout: Adam state differs"
-done
-echo "ok: 1x2, 2x1, 4x1 bitwise identical to 1x1 (parameters and Adam state)"
+layouts() { # name prefix config...: 1x1, 1x2, 2x1, 4x1 into $tmp/<prefix><layout>, the same bits
+    local name="$1" p="$2" layout
+    shift 2
+    for layout in 1x1 1x2 2x1 4x1; do
+        launch/run.sh -n "${layout%x*}" -t "${layout#*x}" "$@" run.out="$tmp/$p$layout" >"$tmp/$p$layout.log" 2>&1 \
+            || { cat "$tmp/$p$layout.log"; fail "$name layout $layout"; }
+    done
+    for layout in 1x2 2x1 4x1; do
+        h5diff -q "$tmp/${p}1x1/checkpoint.h5" "$tmp/$p$layout/checkpoint.h5" /params /params \
+            || fail "$name layout $layout differs from 1x1"
+        h5diff -q "$tmp/${p}1x1/checkpoint.h5" "$tmp/$p$layout/checkpoint.h5" /optimizer /optimizer \
+            || fail "$name layout $layout: Adam state differs"
+    done
+    echo "ok: $name 1x2, 2x1, 4x1 bitwise identical to 1x1 (parameters and Adam state)"
+}
+layouts classify l "${cfg[@]}"
 grep -q "^eval: accuracy" "$tmp/l1x1.log" || fail "no evaluation line"
 
 # attention.h5 as every run writes it, plus each layer's self-attention
@@ -82,16 +89,8 @@ echo "ok: bad options and data refused in one line"
 s2s=("$tmp/time.yaml" data.pairs=data/time/time_dataset.json data.vocabs=data/time/time_vocabs.json model.task=seq2seq
      model.d_model=32 model.ff=64 model.label_smoothing=0.1 data.train=400 data.test=100 train.epochs=1 train.lr=0.002
      train.decay=0)
-for layout in 1x1 1x2 2x1 4x1; do
-    launch/run.sh -n "${layout%x*}" -t "${layout#*x}" "${s2s[@]}" run.out="$tmp/s$layout" >"$tmp/s$layout.log" 2>&1 \
-        || { cat "$tmp/s$layout.log"; fail "seq2seq layout $layout"; }
-done
-for layout in 1x2 2x1 4x1; do
-    h5diff -q "$tmp/s1x1/checkpoint.h5" "$tmp/s$layout/checkpoint.h5" /params /params || fail "seq2seq layout $layout differs from 1x1"
-    h5diff -q "$tmp/s1x1/checkpoint.h5" "$tmp/s$layout/checkpoint.h5" /optimizer /optimizer || fail "seq2seq layout $layout: Adam state differs"
-done
+layouts seq2seq s "${s2s[@]}"
 grep -q "^eval: exact-match .* token-accuracy (teacher forced) 0\.[0-9]* " "$tmp/s1x1.log" || { cat "$tmp/s1x1.log"; fail "seq2seq: no evaluation line"; }
-echo "ok: seq2seq 1x2, 2x1, 4x1 bitwise identical to 1x1 (parameters and Adam state)"
 /usr/bin/python3 tests/tools/check_attention.py "$tmp/s1x1/attention.h5" --min-groups 1 || fail "seq2seq check_attention"
 /usr/bin/python3 - "$tmp/s1x1/attention.h5" <<'PY' || fail "seq2seq attention.h5: the layers' maps"
 import sys, h5py, numpy as np
