@@ -18,7 +18,8 @@
 # line per epoch when it evaluates every epoch, and the bench adds them up,
 # samples over seconds, see rate_total) and its peak RSS. Prints one
 # row per round, the medians, the ratios trainer/torch (bench/lib.sh's
-# table), and each run's final held-out accuracy line.
+# table), each run's final held-out accuracy line, and the share of the
+# step that the gradient reduction plus the optimizer take (issue 14).
 #
 # Both sides train the whole 10-epoch schedule by default (2400 sentences,
 # batch 32, 75 steps per epoch) and evaluate after every epoch, outside the
@@ -158,3 +159,18 @@ for f in "$BENCH_OUT"/trainer.*.log "$BENCH_OUT"/torch.*.log; do
     line=$(grep -i -E '^eval|accuracy' "$f" | tail -n 1)
     printf '  %-20s %s\n' "$(basename "$f" .log)" "${line:--}"
 done
+
+# Issue 14's limit: the gradient reduction plus the optimizer <= 15% of a
+# step. Each "time per step (rank 0)" line (one per training stretch) gives
+# the step's parts; the share is their sum over the run's lines.
+if [ -n "$LAYOUTS" ]; then
+    echo
+    echo "reduction + optimizer as a share of the step (rank 0; waiting for ranks shown apart):"
+    for f in "$BENCH_OUT"/trainer.*.log; do
+        [ -f "$f" ] || continue
+        share=$(sed -n 's/^.*time per step (rank 0): \([0-9.]*\) ms = compute [0-9.]* + waiting for ranks \([0-9.]*\) + reduction \([0-9.]*\) + optimizer \([0-9.]*\).*$/\1 \2 \3 \4/p' "$f" |
+            awk '{ a += $1; w += $2; r += $3; o += $4 }
+                 END { if (a > 0) printf "%.1f%% (reduction %.1f%% + optimizer %.1f%%; waiting %.1f%%)", 100 * (r + o) / a, 100 * r / a, 100 * o / a, 100 * w / a }')
+        printf '  %-20s %s\n' "$(basename "$f" .log)" "${share:--}"
+    done
+fi
