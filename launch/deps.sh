@@ -12,8 +12,8 @@ pkgs=(cmake make gcc pkg-config libc6-dev
 case "$profile" in
     run)  pkgs+=(python3-h5py python3-matplotlib) ;;
     # g++: the headers compile as C++; debootstrap, git: the bare-Debian set-up test;
-    # iproute2: the cluster test's network-namespace hosts
-    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc g++ debootstrap git iproute2) ;;
+    # iproute2: the cluster test's network-namespace hosts; slurm-wlm, munge: its one-node Slurm
+    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc g++ debootstrap git iproute2 slurm-wlm munge) ;;
     *) echo "deps.sh: unknown profile '$profile' (run|test)" >&2; exit 2 ;;
 esac
 missing=()
