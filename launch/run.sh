@@ -26,7 +26,9 @@
 # several threads, allows running as root, and drops mpirun's banners that
 # only repeat a trainer's error line. With --hostfile a lost host is noticed
 # within about 6 s (TCP keepalive on mpirun's daemon links: idle 2 s, then 3
-# probes 1 s apart), and a host or rank that failed is named in one line.
+# probes 1 s apart), a host or rank that failed is named in one line, and
+# the daemons do not share their topology through a fixed mapping (it
+# crashes some daemon starts; see below).
 # TRAINER=path/to/trainer picks the binary (default: the `trainer` next to
 # this script when installed, else the checkout's build/trainer, else PATH).
 set -euo pipefail
@@ -113,7 +115,7 @@ filter() {
 
 # After a failed run: sets why, bad_host (empty when no host is to blame:
 # the trainer's own error, which a relaunch would only repeat).
-failure() {
+failure() { # failure LOG HOSTFILE RANKS STATUS
     local log="$1" hf="$2" n="$3" r
     why="" bad_host=""
     local line
@@ -136,6 +138,12 @@ failure() {
     if [ -n "$line" ]; then
         bad_host="$(sed -E 's/.* on node ([^ ]+).*/\1/' <<<"$line" | tr -d '.,:' )"
         why="host $bad_host failed: $line"
+        return
+    fi
+    # mpirun itself killed by a signal, with no word of why (Open MPI 4.1's
+    # mpirun can crash as it shuts down after a daemon's failure)
+    if [ "$4" -gt 128 ] && [ "$4" -lt 160 ] && ! grep -q . "$log"; then
+        why="mpirun died of signal $(( $4 - 128 ))$(kill -l $(( $4 - 128 )) 2>/dev/null | sed 's/^/ (SIG/; s/$/)/') and said nothing"
     fi
 }
 
@@ -146,8 +154,12 @@ run_mpi() {
     local args=(-n "$n" -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS)
     [ -n "${TR_TEST_FAIL:-}" ] && args+=(-x TR_TEST_FAIL)
     if [ -n "$hf" ]; then
+        # rtc_hwloc_vmhole none: Open MPI 4.1's daemons otherwise map the
+        # topology into the "biggest hole" of their address space, and about
+        # 1 start in 20 segfaults there (hwloc_shmem_topology_write) and
+        # leaves mpirun waiting for that daemon forever
         args+=(--hostfile "$hf" --mca oob_tcp_keepalive_time 2 --mca oob_tcp_keepalive_intvl 1
-               --mca oob_tcp_keepalive_probes 3)
+               --mca oob_tcp_keepalive_probes 3 --mca rtc_hwloc_vmhole none)
         [ "$threads" -gt 1 ] && args+=(--map-by "slot:PE=$threads" --bind-to core)
     else
         args+=(--mca pml ob1)  # shared memory on one machine; starts faster
@@ -161,7 +173,8 @@ run_mpi() {
     fi
     [ -n "$net" ] && args+=(--mca oob_tcp_if_include "$net" --mca btl_tcp_if_include "$net")
     args+=("${user_mca[@]}")
-    rm -f "$work/err" "$work/log"
+    rm -f "$work/err"
+    : >"$work/log"  # failure() reads it even when mpirun wrote nothing
     mkfifo "$work/err"
     filter "$work/log" <"$work/err" >&2 &
     local fpid=$! mpid rc=0
@@ -185,7 +198,7 @@ while :; do
     rc=0
     run_mpi "$hf" "$ranks" "${args[@]}" || rc=$?
     [ "$rc" -ne 0 ] || exit 0
-    failure "$work/log" "$hf" "$ranks"
+    failure "$work/log" "$hf" "$ranks" "$rc"
     [ -n "$why" ] && echo "$name: $why; the job stopped (exit $rc)" >&2
     [ -n "$bad_host" ] && [ "$restarts" -lt "$max_restarts" ] || exit "$rc"
     # relaunch without the failed host and its ranks

@@ -61,7 +61,8 @@ wait_step() { # wait_step NAME STEP: until the run logged STEP and has a checkpo
         kill -0 "$bg_pid" 2>/dev/null || { cat "$tmp/$1.log.err"; fail "$1 ended before step $2"; }
         sleep 0.1
     done
-    fail "$1 never reached step $2"
+    tail -n 3 "$tmp/$1.log"; tail -n 20 "$tmp/$1.log.err"; netns_ps
+    fail "$1 never reached step $2 in 60 s"
 }
 break_host() { # break_host kill|cut I
     if [ "$1" = kill ]; then

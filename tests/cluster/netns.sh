@@ -8,6 +8,7 @@
 #   netns_pid I NAME  the pid of process NAME in host I (empty if none)
 #   netns_cut I / netns_mend I   take host I's link down / up
 #   netns_clear I     kill whatever still runs in host I
+#   netns_ps          what runs in each host
 #   netns_down        kill everything left in the namespaces, delete them
 # Names carry this shell's pid, so that runs side by side do not meet.
 NETNS_P="trn$$"
@@ -58,8 +59,32 @@ netns_pid() {
     done
 }
 
+netns_ps() { # what runs in each host (for a failing test's report)
+    local i
+    for i in $(seq 1 "$NETNS_N"); do
+        echo "host $i: $(ip netns pids "${NETNS_P}h$i" 2>/dev/null | xargs -r ps -o comm= -p | tr '\n' ' ')"
+    done
+}
+
 netns_cut() { ip -n "${NETNS_P}sw" link set "p$1" down; }
-netns_mend() { ip -n "${NETNS_P}sw" link set "p$1" up; }
+# Up again, and back only once host I and every other host reach each
+# other: a neighbour entry that failed during the cut answers "no route to
+# host" at once, and a daemon started then gives up on its first connect.
+netns_mend() {
+    local i="$1" j k
+    ip -n "${NETNS_P}sw" link set "p$i" up
+    for j in $(seq 1 "$NETNS_N"); do
+        [ "$j" = "$i" ] && continue
+        for k in $(seq 1 50); do
+            # port 9 is closed: "refused" means the host answered
+            netns_reaches "$i" "$j" && netns_reaches "$j" "$i" && break
+            sleep 0.1
+        done
+    done
+}
+netns_reaches() { # netns_reaches I J: host I gets an answer from host J
+    ip netns exec "${NETNS_P}h$1" bash -c "exec 3<>/dev/tcp/10.77.0.$2/9" 2>&1 | grep -q refused
+}
 
 netns_clear() { # kill what is left in host I (a failed job's rank or daemon)
     local p
