@@ -60,9 +60,11 @@ void tr_comm_sum_long(const tr_comm *c, long *x, int n)
 
 void tr_comm_min_max_u64(const tr_comm *c, uint64_t *min, uint64_t *max)
 {
-    if (c->mpi && c->size > 1) {
-        MPI_Allreduce(MPI_IN_PLACE, min, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
-        MPI_Allreduce(MPI_IN_PLACE, max, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (c->mpi && c->size > 1) { /* one allreduce: min(x) = ~max(~x) */
+        uint64_t x[2] = {*max, ~*min};
+        MPI_Allreduce(MPI_IN_PLACE, x, 2, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        *max = x[0];
+        *min = ~x[1];
     }
 }
 

@@ -186,7 +186,8 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->opt_m = xalloc(total * sizeof(float));
     s->opt_v = xalloc(total * sizeof(float));
     s->shard_grads = xalloc((size_t)(local_shards > 0 ? local_shards : 1) * total * sizeof(float));
-    s->acc = xalloc(total * sizeof(int64_t));
+    /* + the shards' losses, which travel in the same allreduce (reduce_exact) */
+    s->acc = xalloc((total + (size_t)s->max_shards) * sizeof(int64_t));
     /* + failure and stop flags, then the touched-row flags of tables */
     s->maxabs = xalloc((size_t)(s->reg.n + 2 + s->reg.n_rows) * sizeof(float));
     s->sum_pos = xalloc((size_t)(s->reg.n + s->reg.n_rows) * sizeof(size_t));
@@ -347,11 +348,13 @@ tr_batch tr_session_train_batch(tr_session *s, const int32_t *idx, int n, void *
 }
 
 /* Order-independent sum of this step's shard gradients into s->grad
- * (divided by n): local fixed-point sums, then one integer allreduce. */
-static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error *err)
+ * (divided by n): local fixed-point sums, then one integer allreduce. The
+ * shards' losses ride in the same allreduce, as their bits: each is on one
+ * rank and 0 on the others, so the integer sum is that rank's double. */
+static tr_status reduce_exact(tr_session *s, int nsh, int lo, int hi, int n, tr_error *err)
 {
     const size_t total = s->reg.total;
-    (void)nloc; /* s->maxabs already holds the global maxima (train_step) */
+    const int nloc = hi - lo; /* s->maxabs already holds the global maxima (train_step) */
     for (int t = 0; t < s->reg.n; t++)
         if (!(s->maxabs[t] < INFINITY)) { /* every rank sees the same maxima */
             s->report_rank = 0;
@@ -363,7 +366,15 @@ static tr_status reduce_exact(tr_session *s, int nsh, int nloc, int n, tr_error 
     /* only the dense tensors and the touched rows of tables are summed and travel */
     const size_t len = tr_exact_layout(s->sum_pos, &s->reg, rowflags);
     tr_exact_quantize_sum(s->acc, s->shard_grads, nloc, total, &s->reg, s->scales, s->sum_pos);
-    tr_comm_sum_i64(&s->comm, s->acc, len);
+    int64_t *losses = s->acc + len;
+    for (int sh = 0; sh < nsh; sh++) {
+        losses[sh] = 0;
+        if (sh >= lo && sh < hi)
+            memcpy(&losses[sh], &s->shard_loss[sh], sizeof losses[sh]);
+    }
+    tr_comm_sum_i64(&s->comm, s->acc, len + (size_t)nsh);
+    for (int sh = 0; sh < nsh; sh++)
+        memcpy(&s->shard_loss[sh], &losses[sh], sizeof losses[sh]);
     tr_exact_to_float(s->grad, s->acc, &s->reg, s->scales, (double)n, s->sum_pos, s->grad_rows);
     return TR_OK;
 }
@@ -520,6 +531,10 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
             failed = 1;
             tr_error_set(err, TR_ERR_MODEL, "plugin '%s' failed at step %ld: %s", P->name, s->step + 1,
                          s->shard_err[sh].msg[0] ? s->shard_err[sh].msg : "no reason given");
+        } else if (!isfinite(s->shard_loss[sh])) { /* found here, so the losses need no allreduce of their own */
+            failed = 1;
+            tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
+                         P->name, s->shard_loss[sh], s->step + 1);
         }
     if (r == s->fail_rank && s->step + 1 == s->fail_step && strcmp(s->fail_kind, "sigterm") == 0)
         raise(SIGTERM);
@@ -555,24 +570,26 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
             tr_error_set(err, TR_ERR_MODEL, "stopped: rank %d failed at step %ld", fr, s->step + 1);
         return TR_ERR_MODEL;
     }
-    ts = now_s();
-    tr_comm_sum_double(&s->comm, s->shard_loss, nsh); /* each shard's loss is on one rank, 0 elsewhere */
-    s->sync_seconds += now_s() - ts;
-    double loss = 0.0;
-    for (int sh = 0; sh < nsh; sh++)
-        loss += s->shard_loss[sh];
-    if (!isfinite(loss)) {
-        s->report_rank = 0;
-        return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
-                            P->name, loss, s->step + 1);
+    if (!s->cfg->exact_reduce) {
+        ts = now_s();
+        tr_comm_sum_double(&s->comm, s->shard_loss, nsh); /* each shard's loss is on one rank, 0 elsewhere */
+        s->sync_seconds += now_s() - ts;
     }
     double t0 = now_s();
-    tr_status st = s->cfg->exact_reduce ? reduce_exact(s, nsh, hi - lo, n, err) : reduce_float(s, hi - lo, n, err);
+    tr_status st = s->cfg->exact_reduce ? reduce_exact(s, nsh, lo, hi, n, err) : reduce_float(s, hi - lo, n, err);
     if (!st)
         s->shards_dirty = 0;
     s->reduce_seconds += now_s() - t0;
     if (st)
         return st;
+    double loss = 0.0;
+    for (int sh = 0; sh < nsh; sh++)
+        loss += s->shard_loss[sh];
+    if (!isfinite(loss)) { /* finite shards whose sum overflows */
+        s->report_rank = 0;
+        return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
+                            P->name, loss, s->step + 1);
+    }
 
     t0 = now_s();
     update_running(s);

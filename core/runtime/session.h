@@ -46,10 +46,12 @@ typedef struct tr_session {
     float *opt_m, *opt_v;      /* optimizer state (Adam m, v; SGD velocity in m) */
     float *shard_grads;        /* [shards this rank takes at most, reg.total] */
     int shards_dirty;          /* shard_grads may hold values (a step failed half-way) */
-    int64_t *acc;              /* [reg.total] fixed-point sums, packed: dense tensors and touched rows (reduce.h) */
+    int64_t *acc;              /* [reg.total + max_shards] fixed-point sums, packed: dense tensors and touched rows
+                                  (reduce.h), then the shards' losses as bits */
     size_t *sum_pos;           /* [reg.n + reg.n_rows] where each tensor's and row's sums start in acc */
     float *grad_rows;          /* [reg.n_rows] rows of tables that may be nonzero in grad (tr_exact_to_float) */
-    float *maxabs;             /* [reg.n + 1]: max |g| per tensor, then the failure flag */
+    float *maxabs;             /* [reg.n + 2 + reg.n_rows]: max |g| per tensor, the failure and stop flags,
+                                  the touched-row flags of tables */
     double *scales;            /* [reg.n] */
     double *shard_loss;        /* [max_shards] loss of every shard of the step (all ranks) */
     double *chunk_sums;        /* [reg.total / 8192 + 1] partial sums of the gradient norm */
