@@ -445,7 +445,7 @@ static void test_unknown_keys(void)
     expect_error("train:\n  batch: 1\n  hiden_size: 5\n", 0, NULL,
                  "@:3:3: unknown key 'hiden_size' in 'train' (valid keys: epochs, "
                  "batch, micro_batch, optimizer, lr, decay, schedule, warmup, lr_min, weight_decay, beta1, beta2, eps, "
-                 "momentum, nesterov, clip_norm, shuffle, log_every, eval_every, exact_reduce, checkpoint_every, attention_samples, bleu_samples, keep_best, early_stop)");
+                 "momentum, nesterov, clip_norm, shuffle, log_every, eval_every, exact_reduce, checkpoint_every, attention_samples, bleu_samples, keep_best, early_stop, nonfinite, max_skips)");
     expect_error("data:\n  pair: x\n", 0, NULL,
                  "@:2:3: unknown key 'pair' in 'data' (did you mean 'pairs'?)");
     expect_error("run:\n  seed: 1\ntrian:\n  epochs: 5\n", 0, NULL,

@@ -104,6 +104,8 @@ static const key_def key_defs[] = {
     {SEC_TRAIN, "keep_best", K_ENUM, F(keep_best), -1, 0, R_NONE, 0,
      "none|accuracy|exact_match|token_accuracy|bleu|macro_f1"},
     {SEC_TRAIN, "early_stop", K_INT, F(early_stop), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_TRAIN, "nonfinite", K_ENUM, F(nonfinite), -1, 0, R_NONE, 0, "stop|skip"},
+    {SEC_TRAIN, "max_skips", K_INT, F(max_skips), -1, 0, R_POS, 0, NULL},
 };
 #undef F
 #undef W
@@ -128,6 +130,8 @@ static void set_defaults(tr_config *c)
     c->nesterov = 0;
     c->clip_norm = 0.0;
     c->shuffle = 1;
+    c->nonfinite = TR_NONFINITE_STOP;
+    c->max_skips = 10;
     c->log_every = 50;
     c->eval_every = 0;
     c->exact_reduce = 1;
@@ -640,6 +644,8 @@ static tr_status set_value(loader *L, int ki, const char *text, size_t len,
             L->c->tokenizer = (tr_tokenizer)v;
         else if (d->off == offsetof(tr_config, keep_best))
             L->c->keep_best = (tr_best_metric)v;
+        else if (d->off == offsetof(tr_config, nonfinite))
+            L->c->nonfinite = (tr_nonfinite)v;
         else
             L->c->data_kind = (tr_data_kind)v;
         break;

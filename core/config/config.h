@@ -23,6 +23,8 @@ typedef enum tr_best_metric {
     TR_BEST_NONE = 0, TR_BEST_ACCURACY = 1, TR_BEST_EXACT = 2, TR_BEST_TOKEN_ACC = 3, TR_BEST_BLEU = 4,
     TR_BEST_MACRO_F1 = 5
 } tr_best_metric;
+/* train.nonfinite: what a step whose gradient (or loss) is Inf/NaN does */
+typedef enum tr_nonfinite { TR_NONFINITE_STOP = 0, TR_NONFINITE_SKIP = 1 } tr_nonfinite;
 typedef enum tr_schedule_kind { TR_SCHEDULE_CONSTANT = 0, TR_SCHEDULE_COSINE = 1, TR_SCHEDULE_NOAM = 2 } tr_schedule_kind;
 typedef enum tr_data_kind {
     TR_DATA_CHAR_PAIRS = 0, TR_DATA_WORD_PAIRS = 1, TR_DATA_IDX_IMAGES = 2, TR_DATA_TEXT_LABELS = 3,
@@ -110,6 +112,8 @@ typedef struct tr_config {
     tr_best_metric keep_best; /* train.keep_best: none (default) | accuracy | exact_match | token_accuracy |
                                  bleu | macro_f1: write best.h5 whenever it improves */
     long early_stop;   /* train.early_stop; default 0 = off: stop after N evaluations without improvement */
+    tr_nonfinite nonfinite; /* train.nonfinite: stop (default) | skip: drop the step, keep the parameters */
+    long max_skips;    /* train.max_skips; default 10: skip mode stops after this many skips in a row, >= 1 */
     long attention_samples; /* train.attention_samples; default 8: held-out samples whose attention
                                maps each evaluation writes to attention.h5, >= 0 */
     double train_frac; /* data.train given as a fraction in (0, 1) of the samples (pairs, text_labels):

@@ -114,7 +114,8 @@ static int report(const tr_session *s, tr_status st, const tr_error *e)
 static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
 {
     /* columns are only ever appended (readers go by name) */
-    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu,macro_f1";
+    static const char *header = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu,macro_f1,"
+                                "skipped_steps";
     char *kept = NULL;
     size_t len = 0;
     FILE *old = fresh ? NULL : fopen(path, "r");
@@ -224,7 +225,7 @@ static void print_eval(const tr_session *s, const tr_eval *ev, long epoch)
         fputc(',', s->metrics);
         if (ev->classes)
             fprintf(s->metrics, "%.6f", ev->macro_f1);
-        fputc('\n', s->metrics);
+        fputs(",\n", s->metrics); /* skipped_steps: training rows only */
         fflush(s->metrics);
     }
 }

@@ -190,6 +190,9 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
     bad |= attr_i64(f, "seed", s->cfg->seed) < 0;
     bad |= attr_str(f, "rng", "counter-based: init from (seed, tensor name), epoch order from (seed, epoch); no other state") < 0;
     bad |= attr_str(f, "optimizer", s->cfg->optimizer == TR_OPTIM_ADAM ? "adam" : "sgd") < 0;
+    /* train.nonfinite: skip: Adam's step count and the run of skips go on after a resume */
+    bad |= attr_i64(f, "skipped_steps", s->skipped_steps) < 0;
+    bad |= attr_i64(f, "skips_in_row", s->skips_in_row) < 0;
     if (s->best_step >= 0) { /* train.keep_best's state: resume goes on comparing with it */
         bad |= attr_f64(f, "best_value", s->best_value) < 0;
         bad |= attr_i64(f, "best_step", s->best_step) < 0;
@@ -325,6 +328,9 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
         best_step = -1;
         stale = 0;
     }
+    long long skipped = 0, in_row = 0; /* absent in older checkpoints: none */
+    if (read_attr_i64(f, "skipped_steps", &skipped) || read_attr_i64(f, "skips_in_row", &in_row))
+        skipped = in_row = 0;
     H5Fclose(f);
     if (!r) {
         for (int i = 0; i < s->reg.n; i++) { /* tensors only: padding stays 0 */
@@ -341,6 +347,8 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
             s->best_value = best_value;
             s->best_step = (long)best_step;
             s->stale_evals = (long)stale;
+            s->skipped_steps = (long)skipped;
+            s->skips_in_row = (long)in_row;
         }
     }
     free(p);

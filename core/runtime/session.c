@@ -351,12 +351,16 @@ tr_batch tr_session_train_batch(tr_session *s, const int32_t *idx, int n, void *
  * (divided by n): local fixed-point sums, then one integer allreduce. The
  * shards' losses ride in the same allreduce, as their bits: each is on one
  * rank and 0 on the others, so the integer sum is that rank's double. */
-static tr_status reduce_exact(tr_session *s, int nsh, int lo, int hi, int n, tr_error *err)
+static tr_status reduce_exact(tr_session *s, int nsh, int lo, int hi, int n, int *nonfinite, tr_error *err)
 {
     const size_t total = s->reg.total;
     const int nloc = hi - lo; /* s->maxabs already holds the global maxima (train_step) */
     for (int t = 0; t < s->reg.n; t++)
         if (!(s->maxabs[t] < INFINITY)) { /* every rank sees the same maxima */
+            if (s->cfg->nonfinite == TR_NONFINITE_SKIP) { /* the shards stay unread: shards_dirty */
+                *nonfinite = 1;
+                return TR_OK;
+            }
             s->report_rank = 0;
             return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient for parameter '%s' at step %ld (lower train.lr or set train.clip_norm)",
                                 s->reg.tensors[t].name, s->step + 1);
@@ -381,7 +385,7 @@ static tr_status reduce_exact(tr_session *s, int nsh, int lo, int hi, int n, tr_
 
 /* The plain float reference (train.exact_reduce: false): shard order
  * within the rank, then MPI's float sum; depends on the layout. */
-static tr_status reduce_float(tr_session *s, int nloc, int n, tr_error *err)
+static tr_status reduce_float(tr_session *s, int nloc, int n, int *nonfinite, tr_error *err)
 {
     const size_t total = s->reg.total;
     memset(s->grad, 0, total * sizeof *s->grad);
@@ -394,6 +398,10 @@ static tr_status reduce_float(tr_session *s, int nloc, int n, tr_error *err)
     for (size_t i = 0; i < total; i++)
         s->grad[i] *= inv;
     if (!isfinite(tr_global_norm(s->grad, (long)total))) {
+        if (s->cfg->nonfinite == TR_NONFINITE_SKIP) {
+            *nonfinite = 1;
+            return TR_OK;
+        }
         s->report_rank = 0;
         return tr_error_set(err, TR_ERR_MODEL, "non-finite gradient at step %ld (lower train.lr or set train.clip_norm)",
                             s->step + 1);
@@ -444,7 +452,8 @@ static void apply_update(tr_session *s)
             for (long i = 0; i < m; i++)
                 g[i] = (float)((double)g[i] * clip);
         if (c->optimizer == TR_OPTIM_ADAM)
-            tr_adam_update(s->params + o, s->opt_m + o, s->opt_v + o, g, m, lr, c->beta1, c->beta2, c->eps, s->step + 1);
+            tr_adam_update(s->params + o, s->opt_m + o, s->opt_v + o, g, m, lr, c->beta1, c->beta2, c->eps,
+                           s->step - s->skipped_steps + 1); /* the steps Adam took */
         else
             tr_sgd_update(s->params + o, s->opt_m + o, g, m, lr, c->momentum, c->nesterov);
     }
@@ -489,6 +498,25 @@ static void flag_source_rows(const tr_session *s, float *rowflags, const int32_t
     }
 }
 
+/* train.nonfinite: skip: the step's batch is used up and the schedule goes
+ * on, but the parameters and the optimizer's state stay as they were (as a
+ * mixed-precision loss scaler drops a step). */
+static tr_status skip_step(tr_session *s, double *loss_sum, tr_error *err)
+{
+    s->step++;
+    s->skipped_steps++;
+    s->skips_in_row++;
+    s->step_skipped = 1;
+    *loss_sum = 0.0;
+    if (s->skips_in_row >= s->cfg->max_skips) {
+        s->report_rank = 0;
+        return tr_error_set(err, TR_ERR_MODEL, "stopped at step %ld: %ld steps in a row had a non-finite gradient or loss "
+                            "(train.max_skips: %ld; lower train.lr or set train.clip_norm)",
+                            s->step, s->skips_in_row, s->cfg->max_skips);
+    }
+    return TR_OK;
+}
+
 /* One optimizer step over the global batch idx[0..n), every rank together. */
 static tr_status train_step(tr_session *s, const int32_t *idx, int n,
                             double *loss_sum, tr_error *err)
@@ -525,12 +553,15 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     s->compute_seconds += now_s() - tc;
     /* A failure on any rank stops every rank at the same step; the lowest
      * failing rank's lowest failing shard is the one reported. */
-    int failed = 0;
+    int failed = 0, bad_loss = 0;
+    const int skip_mode = s->cfg->nonfinite == TR_NONFINITE_SKIP;
     for (int sh = lo; sh < hi && !failed; sh++)
         if (s->shard_err[sh].status != TR_OK) {
             failed = 1;
             tr_error_set(err, TR_ERR_MODEL, "plugin '%s' failed at step %ld: %s", P->name, s->step + 1,
                          s->shard_err[sh].msg[0] ? s->shard_err[sh].msg : "no reason given");
+        } else if (!isfinite(s->shard_loss[sh]) && skip_mode) {
+            bad_loss = 1;
         } else if (!isfinite(s->shard_loss[sh])) { /* found here, so the losses need no allreduce of their own */
             failed = 1;
             tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
@@ -552,6 +583,8 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
         if (s->reg.n_by_src) /* this rank's samples */
             flag_source_rows(s, s->maxabs + nt + 2, idx + (size_t)lo * g, (hi * g < n ? hi * g : n) - lo * g);
         tr_exact_maxabs(s->maxabs, s->maxabs + nt + 2, s->shard_grads, hi - lo, total, &s->reg);
+        if (bad_loss && nt > 0) /* a non-finite loss drops the step as a non-finite gradient does */
+            s->maxabs[0] = INFINITY;
         s->reduce_seconds += now_s() - t0;
     } else {
         memset(s->maxabs, 0, (size_t)nt * sizeof *s->maxabs);
@@ -576,15 +609,21 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
         s->sync_seconds += now_s() - ts;
     }
     double t0 = now_s();
-    tr_status st = s->cfg->exact_reduce ? reduce_exact(s, nsh, lo, hi, n, err) : reduce_float(s, hi - lo, n, err);
-    if (!st)
+    int nonfinite = 0;
+    tr_status st = s->cfg->exact_reduce ? reduce_exact(s, nsh, lo, hi, n, &nonfinite, err)
+                                        : reduce_float(s, hi - lo, n, &nonfinite, err);
+    if (!st && !nonfinite)
         s->shards_dirty = 0;
     s->reduce_seconds += now_s() - t0;
     if (st)
         return st;
     double loss = 0.0;
-    for (int sh = 0; sh < nsh; sh++)
+    for (int sh = 0; sh < nsh && !nonfinite; sh++)
         loss += s->shard_loss[sh];
+    if (skip_mode && (nonfinite || !isfinite(loss))) /* the same on every rank: from reduced values */
+        return skip_step(s, loss_sum, err);
+    s->skips_in_row = 0;
+    s->step_skipped = 0;
     if (!isfinite(loss)) { /* finite shards whose sum overflows */
         s->report_rank = 0;
         return tr_error_set(err, TR_ERR_MODEL, "plugin '%s' returned a non-finite loss (%g) at step %ld (lower train.lr or set train.clip_norm)",
@@ -636,7 +675,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
     const long N = c->train_size, B = c->batch;
     const long spe = tr_session_steps_per_epoch(s);
     const long total_steps = spe * c->epochs;
-    long done = 0, win_samples = 0, all_samples = 0;
+    long done = 0, win_samples = 0, all_samples = 0, win_skipped = 0, win_loss_samples = 0;
     double win_loss = 0.0, t0 = now_s(), win_t0 = t0, reduce0 = s->reduce_seconds;
     double compute0 = s->compute_seconds, sync0 = s->sync_seconds, update0 = s->update_seconds;
     while (s->step < total_steps && (max_steps < 0 || done < max_steps)) {
@@ -657,7 +696,12 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
         if (st)
             return st;
         done++;
-        win_loss += loss;
+        if (s->step_skipped) {
+            win_skipped++;
+        } else {
+            win_loss += loss;
+            win_loss_samples += n;
+        }
         win_samples += n;
         all_samples += n;
         if (s->step % c->log_every == 0 || s->step == total_steps) {
@@ -668,19 +712,27 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
             double lr = tr_lr_at(c, s->step - 1, total_steps);
             char eta[32];
             fmt_duration(eta, sizeof eta, left / overall);
+            /* the loss is over the steps taken; a window of skipped steps only has none */
+            const double wl = win_loss_samples ? win_loss / win_loss_samples : NAN;
             if (log) {
-                fprintf(log, "step %ld/%ld  epoch %ld/%ld  loss %.4f  lr %.5f  grad_norm %.3f  %.0f samples/s  ETA %s\n",
-                        s->step, total_steps, (s->step - 1) / spe + 1, c->epochs, win_loss / win_samples, lr,
-                        s->grad_norm, rate, eta);
+                fprintf(log, "step %ld/%ld  epoch %ld/%ld  loss %.4f  lr %.5f  grad_norm %.3f  %.0f samples/s  ETA %s",
+                        s->step, total_steps, (s->step - 1) / spe + 1, c->epochs, wl, lr, s->grad_norm, rate, eta);
+                if (win_skipped)
+                    fprintf(log, "  skipped %ld (non-finite; %ld in all)", win_skipped, s->skipped_steps);
+                fputc('\n', log);
                 fflush(log);
             }
             if (s->metrics) {
-                fprintf(s->metrics, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,,,,\n", s->step, (s->step - 1) / spe + 1,
-                        win_loss / win_samples, lr, s->grad_norm, rate);
+                fprintf(s->metrics, "%ld,%ld,", s->step, (s->step - 1) / spe + 1);
+                if (win_loss_samples)
+                    fprintf(s->metrics, "%.6g", wl);
+                fprintf(s->metrics, ",%.6g,%.6g,%.1f,,,,,%ld\n", lr, s->grad_norm, rate, s->skipped_steps);
                 fflush(s->metrics);
             }
             win_loss = 0.0;
             win_samples = 0;
+            win_loss_samples = 0;
+            win_skipped = 0;
             win_t0 = t;
         }
         int due = c->checkpoint_every > 0 ? s->step % c->checkpoint_every == 0 : s->step % spe == 0;

@@ -72,6 +72,9 @@ typedef struct tr_session {
     double best_value;         /* -inf: none yet */
     long best_step;            /* -1: none */
     long stale_evals;          /* evaluations since the best one */
+    long skipped_steps;        /* train.nonfinite: skip: steps dropped so far (checkpointed) */
+    long skips_in_row;         /* ... and how many of the last steps in a row (checkpointed) */
+    int step_skipped;          /* the step just taken was dropped */
     double grad_norm;          /* before clipping; computed at logged steps (or for clipping) */
     double reduce_seconds;     /* time spent combining gradients (all steps) */
     double compute_seconds;    /* this rank's forward/backward over its shards (all steps) */

@@ -17,7 +17,7 @@ grep -Eq '^step 10/10  epoch 2/2  loss [0-9.]+  lr [0-9.]+  grad_norm [0-9.]+  [
 grep -Eq '^eval: exact-match [0-9.]+  token-accuracy [0-9.]+  on 100 held-out' "$tmp/log" || fail "final eval line"
 [ -s "$tmp/run/checkpoint.h5" ] || fail "no checkpoint"
 [ ! -e "$tmp/run/checkpoint.h5.tmp" ] || fail "temp checkpoint left behind"
-[ "$(head -n 1 "$tmp/run/metrics.csv")" = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu,macro_f1" ] \
+[ "$(head -n 1 "$tmp/run/metrics.csv")" = "step,epoch,loss,lr,grad_norm,samples_per_s,exact_match,token_accuracy,bleu,macro_f1,skipped_steps" ] \
     || fail "metrics.csv header"
 [ "$(grep -c '^[0-9]' "$tmp/run/metrics.csv")" -eq 11 ] || fail "metrics.csv: wanted 10 step rows and 1 eval row"
 "$trainer" inspect "$tmp/run/checkpoint.h5" >"$tmp/inspect"

@@ -51,7 +51,7 @@ grep -Eq '^  class +precision +recall +f1 +support$' "$tmp/log" || fail "per-cla
 echo "ok: trained; data line, eval lines, per-class table, confusion"
 
 # metrics.csv: the eval rows carry accuracy and macro_f1, no BLEU
-tail -n 1 "$tmp/run/metrics.csv" | grep -Eq '^[0-9]+,2,,,,,[0-9.]+,[0-9.]+,,[0-9.]+$' \
+tail -n 1 "$tmp/run/metrics.csv" | grep -Eq '^[0-9]+,2,,,,,[0-9.]+,[0-9.]+,,[0-9.]+,$' \
     || fail "metrics.csv eval row: $(tail -n 1 "$tmp/run/metrics.csv")"
 
 # predict: the class and its probability; the attention over the tokens
