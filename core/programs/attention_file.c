@@ -20,7 +20,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/session.h"
 #include "programs/attention_file.h"
-#include "base/fsutil.h"
+#include "runtime/h5image.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -117,14 +117,15 @@ tr_status tr_attention_write(tr_session *s, const char *path,
     hid_t f = -1;
     if (!r) {
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        /* changed in memory and written in one piece (runtime/h5image.h) */
         int exists = access(path, F_OK) == 0;
-        if (exists && (tr_copy_file(path, tmp) || (f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0)) {
+        if (exists && (f = tr_h5image_open(path)) < 0) {
             /* an unreadable old file is not worth failing the run for: start anew */
             f = -1;
             exists = 0;
         }
         if (!exists) {
-            f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+            f = tr_h5image_create(tmp);
             if (f >= 0) {
                 const tr_plugin *P = s->plugin.desc;
                 attr_str(f, "plugin", P->name);
@@ -189,10 +190,12 @@ tr_status tr_attention_write(tr_session *s, const char *path,
         bad |= attr_str(f, "latest", gname);
         H5Tclose(str);
         if (g >= 0) H5Gclose(g);
-        bad |= H5Fclose(f) < 0;
-        if (bad || tr_fsync_path(tmp, 0) || rename(tmp, path)) {
-            unlink(tmp);
-            r = tr_error_set(err, TR_ERR_IO, "%s: writing the attention maps failed (disk full?)", path);
+        char why[256];
+        if (bad) {
+            H5Fclose(f);
+            r = tr_error_set(err, TR_ERR_IO, "%s: HDF5 could not build the attention maps; the file is untouched", path);
+        } else if (tr_h5image_save(f, tmp, path, why, sizeof why)) {
+            r = tr_error_set(err, TR_ERR_IO, "%s: writing the attention maps failed: %s; the file is untouched", path, why);
         }
     }
     free(pred); free(w); free(st); free(tt); free(pt); free(idx);

@@ -249,6 +249,24 @@ static double best_metric_of(const tr_config *c, const tr_eval *ev)
 /* train.keep_best after an evaluation (collective): best.h5 when the metric
  * improved, then checkpoint.h5 again so that a resume knows the best so far
  * and how many evaluations have passed since. */
+/* An evaluation's line, its metrics.csv row and its attention maps (rank
+ * 0); a file that cannot be written stops every rank (exit 1), the files
+ * as they were before it. */
+static int write_eval(tr_session *s, const tr_eval *ev, long epoch, const char *apath, int final)
+{
+    tr_error err = {0};
+    tr_status st = TR_OK;
+    if (s->comm.rank == 0) {
+        print_eval(s, ev, epoch);
+        st = tr_session_flush_metrics(s, &err);
+        if (!st)
+            st = tr_attention_write(s, apath, ev, &err);
+        if (!st && final && s->cfg->attention_samples > 0)
+            printf("attention maps: %s\n", apath);
+    }
+    return agree(&s->comm, tr_status_exit_code(st), &err);
+}
+
 static int track_best(tr_session *s, const tr_eval *ev, const char *best, const char *ck)
 {
     const tr_config *c = s->cfg;
@@ -335,6 +353,7 @@ static int train_session(tr_session *s, int fresh)
         snprintf(err.msg, sizeof err.msg, "%s: cannot write: %s", mpath, strerror(errno));
         rc = 1;
     }
+    s->metrics_path = mpath;
     if ((rc = agree(&s->comm, rc, &err)))
         goto done;
     s->ckpt_path = ck;
@@ -404,11 +423,8 @@ static int train_session(tr_session *s, int fresh)
                 rc = report(s, st, &err);
                 goto done;
             }
-            if (root) {
-                print_eval(s, &ev, s->step / spe);
-                if (tr_attention_write(s, apath, &ev, &err))
-                    fprintf(stderr, "trainer: warning: %s\n", err.msg);
-            }
+            if ((rc = write_eval(s, &ev, s->step / spe, apath, 0)))
+                goto done;
             if ((rc = track_best(s, &ev, best, ck)))
                 goto done;
             if (c->early_stop > 0 && s->stale_evals >= c->early_stop) {
@@ -440,13 +456,8 @@ static int train_session(tr_session *s, int fresh)
             rc = report(s, st, &err);
             goto done;
         }
-        if (root) {
-            print_eval(s, &ev, -1);
-            if (tr_attention_write(s, apath, &ev, &err))
-                fprintf(stderr, "trainer: warning: %s\n", err.msg);
-            else if (c->attention_samples > 0)
-                printf("attention maps: %s\n", apath);
-        }
+        if ((rc = write_eval(s, &ev, -1, apath, 1)))
+            goto done;
         if ((rc = track_best(s, &ev, best, ck)))
             goto done;
     }
@@ -454,6 +465,7 @@ done:
     if (s->metrics)
         fclose(s->metrics);
     s->metrics = NULL;
+    s->metrics_path = NULL;
     s->ckpt_path = NULL;
     free(ck);
     free(mpath);

@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/session.h"
 #include "runtime/checkpoint.h"
+#include "runtime/h5image.h"
 #include "base/fsutil.h"
 
 #include <errno.h>
@@ -170,10 +171,7 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
+    hid_t f = tr_h5image_create(tmp); /* in memory: the disk sees one write (h5image.h) */
     if (f < 0)
         return tr_error_set(err, TR_ERR_IO, "%s: cannot create checkpoint file", tmp);
     int bad = 0;
@@ -208,17 +206,13 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
         bad |= write_tensors(opt, "velocity", &s->reg, s->opt_m) < 0;
     }
     if (opt >= 0) H5Gclose(opt);
-    bad |= H5Fclose(f) < 0;
-    if (bad || tr_fsync_path(tmp, 0)) {
-        unlink(tmp);
-        return tr_error_set(err, TR_ERR_IO, "%s: writing the checkpoint failed (disk full?); the previous checkpoint is untouched", tmp);
+    char why[256];
+    if (bad) {
+        H5Fclose(f);
+        return tr_error_set(err, TR_ERR_IO, "%s: HDF5 could not build the checkpoint; the previous one is untouched", path);
     }
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return tr_error_set(err, TR_ERR_IO, "%s: cannot rename onto %s: %s", tmp, path, strerror(e));
-    }
-    tr_fsync_path(dir, 1);
+    if (tr_h5image_save(f, tmp, path, why, sizeof why))
+        return tr_error_set(err, TR_ERR_IO, "%s: writing the checkpoint failed: %s; the previous one is untouched", path, why);
     return TR_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "data/augment.h"
 #include "trainer/layers.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <omp.h>
@@ -498,6 +499,16 @@ static void flag_source_rows(const tr_session *s, float *rowflags, const int32_t
     }
 }
 
+tr_status tr_session_flush_metrics(tr_session *s, tr_error *err)
+{
+    if (s->metrics && !s->metrics_errno && (fflush(s->metrics) || ferror(s->metrics)))
+        s->metrics_errno = errno ? errno : EIO;
+    if (!s->metrics_errno)
+        return TR_OK;
+    return tr_error_set(err, TR_ERR_IO, "%s: writing failed: %s; the rows before are kept",
+                        s->metrics_path ? s->metrics_path : "metrics.csv", strerror(s->metrics_errno));
+}
+
 /* train.nonfinite: skip: the step's batch is used up and the schedule goes
  * on, but the parameters and the optimizer's state stay as they were (as a
  * mixed-precision loss scaler drops a step). */
@@ -555,6 +566,10 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
      * failing rank's lowest failing shard is the one reported. */
     int failed = 0, bad_loss = 0;
     const int skip_mode = s->cfg->nonfinite == TR_NONFINITE_SKIP;
+    if (s->metrics_errno) { /* rank 0 could not write metrics.csv: stop together */
+        failed = 1;
+        tr_session_flush_metrics(s, err);
+    }
     for (int sh = lo; sh < hi && !failed; sh++)
         if (s->shard_err[sh].status != TR_OK) {
             failed = 1;
@@ -727,7 +742,7 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                 if (win_loss_samples)
                     fprintf(s->metrics, "%.6g", wl);
                 fprintf(s->metrics, ",%.6g,%.6g,%.1f,,,,,%ld\n", lr, s->grad_norm, rate, s->skipped_steps);
-                fflush(s->metrics);
+                tr_session_flush_metrics(s, NULL); /* a failure stops the next step */
             }
             win_loss = 0.0;
             win_samples = 0;
@@ -752,6 +767,12 @@ tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
             return tr_error_set(err, TR_ERR_INTERRUPTED, "stopped by signal %d at step %ld; %s", s->stop,
                                 s->step, s->ckpt_path ? "checkpoint saved: run the same command to resume" : "nothing saved");
         }
+    }
+    /* metrics.csv's last row did not reach the disk (rank 0): every rank stops */
+    if (tr_comm_first_failure(&s->comm, s->metrics_errno != 0) >= 0) {
+        s->report_rank = 0;
+        tr_session_flush_metrics(s, err);
+        return TR_ERR_IO;
     }
     /* the fastest and slowest rank's compute per step: a straggler shows as
      * rank 0 waiting (every rank calls this; done is the same on all) */

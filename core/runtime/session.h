@@ -33,6 +33,8 @@ typedef struct tr_session {
      * ckpt_path; the session itself never includes the checkpoint code */
     tr_status (*save)(struct tr_session *s, const char *path, tr_error *err);
     FILE *metrics;             /* metrics.csv rows (rank 0); NULL: none */
+    const char *metrics_path;  /* its name, for errors */
+    int metrics_errno;         /* a write to it failed (rank 0): the next step stops every rank */
     long saved_step;           /* step of the last checkpoint written, -1 none */
     double save_seconds;       /* how long the last checkpoint write took */
     int stop;                  /* signal a rank received (SIGTERM/SIGINT): stop after this step; 0 none */
@@ -107,6 +109,9 @@ extern volatile sig_atomic_t tr_stop_signal;
  * train.checkpoint_every steps (0: every epoch end) and at the last step;
  * after SIGTERM/SIGINT on any rank, every rank finishes the same step, the
  * checkpoint is written, and TR_ERR_INTERRUPTED is returned. */
+/* Flushes metrics.csv (rank 0); an error names the file and why. */
+tr_status tr_session_flush_metrics(tr_session *s, tr_error *err);
+
 tr_status tr_session_train(tr_session *s, long max_steps, FILE *log,
                            tr_error *err);
 
