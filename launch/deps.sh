@@ -13,7 +13,10 @@ case "$profile" in
     run)  pkgs+=(python3-h5py python3-matplotlib) ;;
     # g++: the headers compile as C++; debootstrap, git: the bare-Debian set-up test;
     # iproute2: the cluster test's network-namespace hosts; slurm-wlm, munge: its one-node Slurm
-    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc g++ debootstrap git iproute2 slurm-wlm munge) ;;
+    # clang, libclang-rt-14-dev (libFuzzer, sanitizers), libomp-14-dev (clang's OpenMP), llvm-14
+    # (llvm-symbolizer: file:line in a fuzzer's crash report): tests/fuzz
+    test) pkgs+=(libcunit1-dev python3-h5py python3-matplotlib bc g++ debootstrap git iproute2 slurm-wlm munge
+                 clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
     *) echo "deps.sh: unknown profile '$profile' (run|test)" >&2; exit 2 ;;
 esac
 missing=()

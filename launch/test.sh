@@ -2,7 +2,7 @@
 # launch/test.sh - build and run the whole test suite, as CI does:
 # a warnings-as-errors Release build with every test, and an
 # AddressSanitizer/UBSan build running the unit, CLI, MPI and plugin-SDK tests
-# (not the long accuracy runs).
+# (not the long accuracy runs), and the fuzzers (tests/fuzz).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -24,4 +24,10 @@ cmake --build build-asan -j "$jobs"
     LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp:print_suppressions=0:use_tls=0" \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --output-on-failure -j "$jobs" -L 'unit|cli|mpi|sdk')
+# The libFuzzer harnesses (tests/fuzz/README.md), clang with ASan/UBSan/LSan:
+# every committed input replayed, then each reader fuzzed TR_FUZZ_SECONDS.
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTR_WERROR=ON -DTR_FUZZ=ON \
+    -DBUILD_TESTING=OFF -DTR_FUZZ_SECONDS="${TR_FUZZ_SECONDS:-60}" >/dev/null
+cmake --build build-fuzz -j "$jobs"
+(cd build-fuzz && ctest --output-on-failure -j "$jobs" -L fuzz)
 echo "all tests passed"

@@ -22,13 +22,27 @@ const char *tr_status_str(tr_status s)
     return "unknown status";
 }
 
+/* An error is one line, whatever the file it quotes holds: control
+ * characters (a CR or a TAB in a dataset, found by fuzzing) are written as
+ * C escapes. */
 tr_status tr_error_set(tr_error *err, tr_status s, const char *fmt, ...)
 {
     if (err) {
+        char raw[TR_ERROR_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        size_t o = 0;
+        for (const unsigned char *c = (const unsigned char *)raw; *c && o + 5 < sizeof err->msg; c++) {
+            if (*c >= 0x20 && *c != 0x7f)
+                err->msg[o++] = (char)*c;
+            else if (*c == '\n' || *c == '\r' || *c == '\t')
+                o += (size_t)snprintf(err->msg + o, 3, "\\%c", *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't');
+            else
+                o += (size_t)snprintf(err->msg + o, 5, "\\x%02x", *c);
+        }
+        err->msg[o] = 0;
         err->status = s;
     }
     return s;

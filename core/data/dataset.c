@@ -526,10 +526,8 @@ static char **read_lines(const char *path, const char *where, long *n, char **bu
                      strerror(errno));
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *buf = malloc((size_t)size + 1);
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    *buf = size >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)size + 1) : NULL;
     if (!*buf || fread(*buf, 1, (size_t)size, f) != (size_t)size) {
         fclose(f);
         tr_error_set(err, TR_ERR_IO, "%s: cannot read", path);
@@ -538,8 +536,14 @@ static char **read_lines(const char *path, const char *where, long *n, char **bu
     fclose(f);
     (*buf)[size] = 0;
     long count = 0;
-    for (long i = 0; i < size; i++)
+    for (long i = 0; i < size; i++) {
+        /* a NUL would end the line early for every string function after */
+        if ((*buf)[i] == 0) {
+            tr_error_set(err, TR_ERR_DATA, "%s:%ld: a NUL byte: not a text file", path, count + 1);
+            return NULL;
+        }
         count += (*buf)[i] == '\n';
+    }
     if (size > 0 && (*buf)[size - 1] != '\n')
         count++;
     char **lines = malloc((size_t)(count > 0 ? count : 1) * sizeof *lines);

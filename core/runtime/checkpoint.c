@@ -62,14 +62,26 @@ static herr_t attr_f64(hid_t loc, const char *name, double value)
     return attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
+/* 1 if attribute a holds exactly one value: H5Aread fills as many as the
+ * file says, and every reader here has room for one (found by fuzzing). */
+static int attr_is_one(hid_t a)
+{
+    hid_t sp = H5Aget_space(a);
+    const int one = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    return one;
+}
+
 /* Reads a scalar attribute as memory type mt into v; -1 if absent. */
 static int read_attr_scalar(hid_t loc, const char *name, hid_t mt, void *v)
 {
     if (H5Aexists(loc, name) <= 0)
         return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    int r = H5Aread(a, mt, v) < 0 ? -1 : 0;
-    H5Aclose(a);
+    int r = a < 0 || !attr_is_one(a) || H5Aread(a, mt, v) < 0 ? -1 : 0;
+    if (a >= 0)
+        H5Aclose(a);
     return r;
 }
 
@@ -85,9 +97,11 @@ static int read_attr_str(hid_t loc, const char *name, char *buf, size_t len)
     if (H5Aexists(loc, name) <= 0)
         return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
     hid_t ft = H5Aget_type(a);
     int r = -1;
-    if (H5Tget_class(ft) == H5T_STRING) {
+    if (H5Tget_class(ft) == H5T_STRING && attr_is_one(a)) {
         if (H5Tis_variable_str(ft) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
