@@ -129,15 +129,29 @@ static FILE *open_metrics(const char *path, long keep_until_step, int fresh)
             fclose(mem);
         fclose(old);
     }
-    FILE *f = fopen(path, "w");
+    /* the rows kept go to a new file that replaces the old one: a kill
+     * while it is written leaves the old file, never a truncated one */
+    size_t plen = strlen(path) + 5;
+    char *tmp = malloc(plen);
+    FILE *f = tmp ? fopen((snprintf(tmp, plen, "%s.tmp", path), tmp), "w") : NULL;
+    int bad = !f;
     if (f) {
         fprintf(f, "%s\n", header);
         if (kept)
             fputs(kept, f);
-        fflush(f);
+        bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+        bad |= fclose(f) != 0;
     }
+    if (!bad && rename(tmp, path) != 0)
+        bad = 1;
+    if (bad && tmp) {
+        const int e = errno;
+        unlink(tmp);
+        errno = e;
+    }
+    free(tmp);
     free(kept);
-    return f;
+    return bad ? NULL : fopen(path, "a");
 }
 
 /* Whether metrics.csv holds an evaluation row (step, epoch, no loss) for step. */
@@ -249,18 +263,25 @@ static double best_metric_of(const tr_config *c, const tr_eval *ev)
 /* train.keep_best after an evaluation (collective): best.h5 when the metric
  * improved, then checkpoint.h5 again so that a resume knows the best so far
  * and how many evaluations have passed since. */
-/* An evaluation's line, its metrics.csv row and its attention maps (rank
+/* An evaluation's attention maps, then its line and metrics.csv row (rank
  * 0); a file that cannot be written stops every rank (exit 1), the files
- * as they were before it. */
-static int write_eval(tr_session *s, const tr_eval *ev, long epoch, const char *apath, int final)
+ * as they were before it. The metrics.csv row comes last of everything an
+ * evaluation writes (after track_best too): it is what a resume looks for
+ * to know the evaluation was recorded (a kill before it: evaluated again). */
+static int write_maps(tr_session *s, const tr_eval *ev, const char *apath)
+{
+    tr_error err = {0};
+    tr_status st = s->comm.rank == 0 ? tr_attention_write(s, apath, ev, &err) : TR_OK;
+    return agree(&s->comm, tr_status_exit_code(st), &err);
+}
+
+static int write_eval_row(tr_session *s, const tr_eval *ev, long epoch, const char *apath, int final)
 {
     tr_error err = {0};
     tr_status st = TR_OK;
     if (s->comm.rank == 0) {
         print_eval(s, ev, epoch);
         st = tr_session_flush_metrics(s, &err);
-        if (!st)
-            st = tr_attention_write(s, apath, ev, &err);
         if (!st && final && s->cfg->attention_samples > 0)
             printf("attention maps: %s\n", apath);
     }
@@ -276,6 +297,9 @@ static int track_best(tr_session *s, const tr_eval *ev, const char *best, const 
     const int root = s->comm.rank == 0;
     const double v = best_metric_of(c, ev);
     tr_status st = TR_OK;
+    if (s->tracked_step == s->step)
+        return 0; /* counted before a kill, in the checkpoint resumed from: not again */
+    s->tracked_step = s->step;
     if (v > s->best_value) {
         s->best_value = v;
         s->best_step = s->step;
@@ -412,7 +436,10 @@ static int train_session(tr_session *s, int fresh)
     if (due)
         due = tr_comm_bcast_int(&s->comm, root && !evaluated_at(mpath, s->step), 0);
     while (s->step < total) {
-        if (!due && (st = tr_session_train(s, chunk, log, &err))) {
+        /* to the next evaluation: a resume from a checkpoint between two
+         * (train.checkpoint_every, a kill) keeps the uninterrupted schedule */
+        const long until_eval = chunk > 0 ? chunk - s->step % chunk : -1;
+        if (!due && (st = tr_session_train(s, until_eval, log, &err))) {
             rc = st == TR_ERR_INTERRUPTED ? 128 + s->stop : tr_status_exit_code(st); /* as if killed by it */
             report(s, st, &err);
             goto done;
@@ -423,9 +450,8 @@ static int train_session(tr_session *s, int fresh)
                 rc = report(s, st, &err);
                 goto done;
             }
-            if ((rc = write_eval(s, &ev, s->step / spe, apath, 0)))
-                goto done;
-            if ((rc = track_best(s, &ev, best, ck)))
+            if ((rc = write_maps(s, &ev, apath)) || (rc = track_best(s, &ev, best, ck)) ||
+                (rc = write_eval_row(s, &ev, s->step / spe, apath, 0)))
                 goto done;
             if (c->early_stop > 0 && s->stale_evals >= c->early_stop) {
                 if (root)
@@ -456,9 +482,8 @@ static int train_session(tr_session *s, int fresh)
             rc = report(s, st, &err);
             goto done;
         }
-        if ((rc = write_eval(s, &ev, -1, apath, 1)))
-            goto done;
-        if ((rc = track_best(s, &ev, best, ck)))
+        if ((rc = write_maps(s, &ev, apath)) || (rc = track_best(s, &ev, best, ck)) ||
+            (rc = write_eval_row(s, &ev, -1, apath, 1)))
             goto done;
     }
 done:

@@ -209,6 +209,7 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
         bad |= attr_f64(f, "best_value", s->best_value) < 0;
         bad |= attr_i64(f, "best_step", s->best_step) < 0;
         bad |= attr_i64(f, "evals_since_best", s->stale_evals) < 0;
+        bad |= attr_i64(f, "tracked_step", s->tracked_step) < 0;
     }
     bad |= write_tensors(f, "params", &s->reg, s->params) < 0;
     hid_t opt = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -329,7 +330,9 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
         }
     }
     double best_value = -INFINITY;
-    long long best_step = -1, stale = 0;
+    long long best_step = -1, stale = 0, tracked = -1;
+    if (read_attr_i64(f, "tracked_step", &tracked)) /* absent in older checkpoints */
+        tracked = -1;
     if (read_attr_f64(f, "best_value", &best_value) || read_attr_i64(f, "best_step", &best_step) ||
         read_attr_i64(f, "evals_since_best", &stale)) {
         best_value = -INFINITY;
@@ -355,6 +358,7 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
             s->best_value = best_value;
             s->best_step = (long)best_step;
             s->stale_evals = (long)stale;
+            s->tracked_step = (long)tracked;
             s->skipped_steps = (long)skipped;
             s->skips_in_row = (long)in_row;
         }
@@ -379,10 +383,11 @@ static herr_t inspect_one(hid_t g, const char *name, const H5L_info_t *info, voi
     if (ds < 0)
         return 0;
     hid_t sp = H5Dget_space(ds);
-    hsize_t dims[8];
+    hsize_t dims[H5S_MAX_RANK]; /* the file decides the rank: room for any */
     int nd = H5Sget_simple_extent_ndims(sp);
-    if (nd > 8) nd = 8;
-    H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (nd < 0 || nd > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, dims, NULL) < 0)
+        nd = 0;
+    if (nd > 8) nd = 8; /* shown: the first 8 */
     char shape[128] = "[";
     long long n = 1;
     for (int d = 0; d < nd; d++) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "base/fsutil.h"
 
@@ -42,10 +43,22 @@ hid_t tr_h5image_open(const char *path)
     return f;
 }
 
+/* TR_TEST_SLOW_WRITE=US (tests only: tests/cli/kill_anywhere.sh)
+ * writes files in 4 KiB pieces with a pause of US microseconds after each,
+ * so a kill at a random moment often lands inside a write. */
+static long slow_write_us(void)
+{
+    const char *e = getenv("TR_TEST_SLOW_WRITE");
+    return e ? atol(e) : 0;
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
+    const long pause = slow_write_us();
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = write(fd, p, pause > 0 && n > 4096 ? 4096 : n);
+        if (pause > 0 && w > 0)
+            nanosleep(&(struct timespec){pause / 1000000, pause % 1000000 * 1000}, NULL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

@@ -115,6 +115,7 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     s->saved_step = -1;
     s->best_value = -INFINITY;
     s->best_step = -1;
+    s->tracked_step = -1;
     /* Test hook for failure handling: TR_TEST_FAIL=rank:step[:kind], kind
      * error (the plugin fails), sigterm (the rank gets SIGTERM during the
      * step) or sigkill (the rank dies after the step and its checkpoint). */

@@ -74,6 +74,7 @@ typedef struct tr_session {
     double best_value;         /* -inf: none yet */
     long best_step;            /* -1: none */
     long stale_evals;          /* evaluations since the best one */
+    long tracked_step;         /* the step whose evaluation keep_best last counted (checkpointed); -1 */
     long skipped_steps;        /* train.nonfinite: skip: steps dropped so far (checkpointed) */
     long skips_in_row;         /* ... and how many of the last steps in a row (checkpointed) */
     int step_skipped;          /* the step just taken was dropped */

@@ -101,14 +101,16 @@ static inline void *fz_values(fz_in *in, hid_t t, int is_string, hsize_t n, int 
     return v;
 }
 
-/* A dataspace of rank 0..4 (dims 0..5 each, at most FZ_MAX_POINTS points). */
+/* A dataspace of rank 0..max_rank, or now and then of HDF5's largest rank
+ * (dims 0..5 each, at most FZ_MAX_POINTS points). */
 static inline hid_t fz_space(fz_in *in, int max_rank, hsize_t *points)
 {
-    hsize_t dims[4];
-    int rank = (int)(fz_byte(in) % (unsigned)(max_rank + 1));
+    hsize_t dims[H5S_MAX_RANK];
+    const unsigned r = fz_byte(in);
+    int rank = r == 255 ? H5S_MAX_RANK : (int)(r % (unsigned)(max_rank + 1));
     *points = 1;
     for (int i = 0; i < rank; i++) {
-        dims[i] = fz_byte(in) % 6;
+        dims[i] = rank > 4 ? 1 : fz_byte(in) % 6;
         *points *= dims[i];
     }
     if (*points > FZ_MAX_POINTS) {
