@@ -1091,6 +1091,117 @@ static void test_cbam_ties(void)
 static void test_cbam_bias(void) { cbam_case(1, 601); }
 static void test_cbam_nobias(void) { cbam_case(0, 602); }
 
+/* ========================================================== spatial transformer */
+
+typedef struct {
+    int N, C, H, W, Ho, Wo, align;
+    float *theta, *grid, *x, *y, *R;
+    int through_theta; /* the loss from theta (grid made from it) or from the grid itself */
+} st_ctx;
+
+static double st_loss(void *p)
+{
+    st_ctx *c = p;
+    if (c->through_theta)
+        tr_affine_grid_forward(c->grid, c->theta, c->N, c->Ho, c->Wo, c->align);
+    tr_grid_sample_forward(c->y, c->x, c->grid, c->N, c->C, c->H, c->W, c->Ho, c->Wo, c->align);
+    return dotd(c->y, c->R, c->N * c->C * c->Ho * c->Wo);
+}
+
+/* identity, a one-pixel shift and a quarter turn move pixels exactly */
+static void test_st_values(void)
+{
+    rng_seed(701);
+    enum { H = 5, W = 5, HW = H * W };
+    float *x = frand(HW, -1, 1), *y = falloc(HW), grid[HW * 2];
+    for (int align = 0; align < 2; align++) {
+        const float id[6] = {1, 0, 0, 0, 1, 0};
+        tr_affine_grid_forward(grid, id, 1, H, W, align);
+        tr_grid_sample_forward(y, x, grid, 1, 1, H, W, H, W, align);
+        for (int i = 0; i < HW; i++)
+            CU_ASSERT_DOUBLE_EQUAL(y[i], x[i], 1e-5);
+        /* x + 1 pixel: 2 / (W - 1) normalised with align_corners, 2 / W without */
+        const float shift[6] = {1, 0, align ? 2.0f / (W - 1) : 2.0f / W, 0, 1, 0};
+        tr_affine_grid_forward(grid, shift, 1, H, W, align);
+        tr_grid_sample_forward(y, x, grid, 1, 1, H, W, H, W, align);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++)
+                CU_ASSERT_DOUBLE_EQUAL(y[i * W + j], j + 1 < W ? x[i * W + j + 1] : 0.0f, 1e-5);
+        /* (x, y) <- (-y, x): output (i, j) reads input (row j, column W-1-i) */
+        const float turn[6] = {0, -1, 0, 1, 0, 0};
+        tr_affine_grid_forward(grid, turn, 1, H, W, align);
+        tr_grid_sample_forward(y, x, grid, 1, 1, H, W, H, W, align);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++)
+                CU_ASSERT_DOUBLE_EQUAL(y[i * W + j], x[j * W + (W - 1 - i)], 1e-5);
+    }
+    /* half a pixel right: the mean of two neighbours; far outside: zeros */
+    const float half[6] = {1, 0, 1.0f / (W - 1), 0, 1, 0}, away[6] = {1, 0, 5, 0, 1, 0};
+    tr_affine_grid_forward(grid, half, 1, H, W, 1);
+    tr_grid_sample_forward(y, x, grid, 1, 1, H, W, H, W, 1);
+    CU_ASSERT_DOUBLE_EQUAL(y[2 * W + 1], 0.5 * (x[2 * W + 1] + x[2 * W + 2]), 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(y[2 * W + W - 1], 0.5 * x[2 * W + W - 1], 1e-5); /* half of it outside */
+    tr_affine_grid_forward(grid, away, 1, H, W, 1);
+    tr_grid_sample_forward(y, x, grid, 1, 1, H, W, H, W, 1);
+    CU_ASSERT(all_zero(y, HW));
+    free(x);
+    free(y);
+}
+
+static void test_st_grads(void)
+{
+    for (int align = 0; align < 2; align++) {
+        rng_seed(710 + (uint64_t)align);
+        st_ctx c = {.N = 2, .C = 3, .H = 6, .W = 7, .Ho = 4, .Wo = 5, .align = align};
+        const int nx = c.N * c.C * c.H * c.W, ny = c.N * c.C * c.Ho * c.Wo, ng = c.N * c.Ho * c.Wo * 2;
+        c.x = frand(nx, -1, 1);
+        c.y = falloc(ny);
+        c.R = frand(ny, -1, 1);
+        c.grid = falloc(ng);
+        /* a grid whose pixel coordinates sit 0.2-0.8 past an integer (the
+         * sampler is piecewise linear: no kink within the difference's
+         * step), a few of them over the edge */
+        for (int i = 0; i < ng; i++) {
+            const int n = i % 2 ? c.H : c.W;
+            const float pix = (float)(int)rng_unif(-1, (float)n) + rng_unif(0.2f, 0.8f);
+            c.grid[i] = align ? 2.0f * pix / (float)(n - 1) - 1.0f : (2.0f * pix + 1.0f) / (float)n - 1.0f;
+        }
+        float *dx = falloc(nx), *dg = falloc(ng);
+        st_loss(&c);
+        tr_grid_sample_backward(dx, dg, c.R, c.x, c.grid, c.N, c.C, c.H, c.W, c.Ho, c.Wo, c.align);
+        CU_ASSERT(grad_check_h(align ? "grid sample dx (align)" : "grid sample dx", st_loss, &c, c.x, dx, nx, GC_H) < GC_TOL);
+        CU_ASSERT(grad_check_h(align ? "grid sample dgrid (align)" : "grid sample dgrid", st_loss, &c, c.grid, dg, ng,
+                               1e-3f) < GC_TOL);
+        /* the same sums, bit for bit, on a second call; += accumulates */
+        float *dx2 = falloc(nx), *dg2 = falloc(ng);
+        tr_grid_sample_backward(dx2, dg2, c.R, c.x, c.grid, c.N, c.C, c.H, c.W, c.Ho, c.Wo, c.align);
+        CU_ASSERT(memcmp(dx, dx2, (size_t)nx * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(dg, dg2, (size_t)ng * sizeof(float)) == 0);
+        tr_grid_sample_backward(dx2, dg2, c.R, c.x, c.grid, c.N, c.C, c.H, c.W, c.Ho, c.Wo, c.align);
+        CU_ASSERT(is_double_of(dx, dx2, nx));
+        CU_ASSERT(is_double_of(dg, dg2, ng));
+        tr_grid_sample_backward(NULL, NULL, c.R, c.x, c.grid, c.N, c.C, c.H, c.W, c.Ho, c.Wo, c.align);
+
+        /* dtheta through the grid: a small rotation, scale and shift */
+        c.through_theta = 1;
+        c.theta = falloc(6 * c.N);
+        for (int n = 0; n < c.N; n++) {
+            const float a = rng_unif(-0.4f, 0.4f), s = rng_unif(0.8f, 1.1f);
+            float *t = c.theta + 6 * n;
+            t[0] = s * cosf(a); t[1] = -s * sinf(a); t[2] = rng_unif(-0.2f, 0.2f);
+            t[3] = s * sinf(a); t[4] = s * cosf(a); t[5] = rng_unif(-0.2f, 0.2f);
+        }
+        float *dth = falloc(6 * c.N);
+        memset(dg, 0, (size_t)ng * sizeof(float));
+        st_loss(&c);
+        tr_grid_sample_backward(NULL, dg, c.R, c.x, c.grid, c.N, c.C, c.H, c.W, c.Ho, c.Wo, c.align);
+        tr_affine_grid_backward(dth, dg, c.N, c.Ho, c.Wo, c.align);
+        CU_ASSERT(grad_check_h(align ? "affine grid dtheta (align)" : "affine grid dtheta", st_loss, &c, c.theta, dth,
+                               6 * c.N, 1e-4f) < GC_TOL);
+        free(c.x); free(c.y); free(c.R); free(c.grid); free(c.theta); free(dx); free(dg); free(dx2); free(dg2); free(dth);
+    }
+}
+
 static const tr_test_case cases[] = {
     {"conv2d values", test_conv_values},
     {"conv2d vs naive (both paths, += and NULL)", test_conv_reference},
@@ -1105,6 +1216,8 @@ static const tr_test_case cases[] = {
     {"CBAM block (no b2, bs)", test_cbam_nobias},
     {"SE, CBAM: a batch = its samples one by one", test_blocks},
     {"CBAM channel max: first channel on ties", test_cbam_ties},
+    {"spatial transformer: identity, shift, quarter turn, edges", test_st_values},
+    {"spatial transformer: dx, dgrid, dtheta; deterministic", test_st_grads},
     {NULL, NULL},
 };
 

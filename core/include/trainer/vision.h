@@ -226,6 +226,29 @@ TR_API void tr_cbam_backward(float *dx, float *dW1, float *db1, float *dW2,
                              const float *Ws, float *scratch, int N, int C,
                              int H, int W, int Cr);
 
+/* ---- spatial transformer (Jaderberg et al., 2015): an affine sampling
+ * grid and a bilinear sampler, as PyTorch's affine_grid and grid_sample
+ * (mode bilinear, padding zeros). Coordinates are normalised: -1 and 1 are
+ * the image's left/top and right/bottom: with align_corners the centres of
+ * the corner pixels, without it their outer edges. Single-threaded, like
+ * every layer (threads take micro-shards): the sampler's backward, which
+ * scatters into the input, adds in one fixed order, so its sums are the
+ * same bits whatever the layout. */
+
+/* grid[N,H,W,2]: (x, y) of output pixel (i, j) = theta[n] (2x3) applied to
+ * its own normalised (x_j, y_i, 1) */
+TR_API void tr_affine_grid_forward(float *grid, const float *theta, int N, int H, int W, int align_corners);
+/* dtheta[N,2,3] += sum over pixels of dgrid (x) (x_j, y_i, 1) */
+TR_API void tr_affine_grid_backward(float *dtheta, const float *dgrid, int N, int H, int W, int align_corners);
+/* y[N,C,Ho,Wo]: x[N,C,H,W] read bilinearly at grid[N,Ho,Wo,2] (zeros
+ * outside the image) */
+TR_API void tr_grid_sample_forward(float *y, const float *x, const float *grid, int N, int C, int H, int W, int Ho,
+                                   int Wo, int align_corners);
+/* dx[N,C,H,W] += the scatter of dy[N,C,Ho,Wo] back to the four pixels
+ * each output read; dgrid[N,Ho,Wo,2] += dL/dgrid (each may be NULL) */
+TR_API void tr_grid_sample_backward(float *dx, float *dgrid, const float *dy, const float *x, const float *grid,
+                                    int N, int C, int H, int W, int Ho, int Wo, int align_corners);
+
 TR_EXTERN_C_END
 
 #endif
