@@ -77,6 +77,8 @@ static const key_def key_defs[] = {
     {SEC_DATA, "lowercase", K_BOOL, F(lowercase), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "flip", K_BOOL, F(flip), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "shift", K_INT, F(shift), -1, 0, R_NONNEG, 1, NULL},
+    {SEC_DATA, "rotate", K_FLOAT, F(rotate), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_DATA, "test_rotate", K_FLOAT, F(test_rotate), -1, 0, R_NONNEG, 0, NULL},
 
     {SEC_TRAIN, "epochs", K_INT, F(epochs), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "batch", K_INT, F(batch), -1, 0, R_POS, 1, NULL},
@@ -1092,6 +1094,10 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
     const int hdf5 = c->data_kind == TR_DATA_HDF5; /* images or not: known once the file is read */
     if ((c->flip || c->shift > 0) && c->data_kind != TR_DATA_IDX_IMAGES && !hdf5)
         return "data.flip and data.shift apply only to data.kind: idx_images (or hdf5 images)";
+    if ((c->rotate > 0 || c->test_rotate > 0) && c->data_kind != TR_DATA_IDX_IMAGES && !hdf5)
+        return "data.rotate and data.test_rotate apply only to data.kind: idx_images (or hdf5 images)";
+    if (c->rotate > 180 || c->test_rotate > 180)
+        return "data.rotate and data.test_rotate are degrees each way: at most 180";
     if ((c->tokenizer != TR_TOK_WORDS || c->min_count > 1 || c->max_size > 0) && c->data_kind != TR_DATA_TEXT_LABELS &&
         !hdf5)
         return "data.tokenizer, data.min_count and data.max_size apply only to data.kind: text_labels "

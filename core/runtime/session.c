@@ -332,9 +332,10 @@ static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, con
         if (p->src_len)
             memcpy(src + (size_t)j * p->src_len, p->src + (size_t)idx[j] * p->src_len, (size_t)p->src_len * sizeof *src);
         memcpy(tgt + (size_t)j * p->tgt_len, p->tgt + (size_t)idx[j] * p->tgt_len, (size_t)p->tgt_len * sizeof *tgt);
-        if (px && aug && (aug->flip || aug->shift > 0))
+        if (px && aug && (aug->flip || aug->shift > 0 || aug->rotate > 0))
             tr_augment_image(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, p->channels, p->height,
-                             p->width, aug->flip, (int)aug->shift, tr_augment_key((uint64_t)aug->seed, epoch, idx[j]));
+                             p->width, aug->flip, (int)aug->shift, aug->rotate,
+                             tr_augment_key((uint64_t)aug->seed, epoch, idx[j]));
         else if (px)
             pixels_to_float(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, px);
     }

@@ -15,9 +15,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 has() { grep -q "$@" <<<"$(cat)"; }
 export TRAINER="$trainer"
 # 600 images in batches of 128 (5 steps, the last of 88 = 3 micro-shards),
-# with random flips and shifts (keyed by sample, so the same on any layout)
+# with random flips, shifts and rotations (keyed by sample, so the same on
+# any layout), the held-out images rotated by data.test_rotate
 args=(configs/cnn_cbam_bn.yaml data.train=600 data.test=200 train.epochs=1 train.log_every=2
-      train.attention_samples=4 data.flip=true data.shift=2)
+      train.attention_samples=4 data.flip=true data.shift=2 data.rotate=15 data.test_rotate=30)
 for layout in 1x1 1x2 2x1 2x2; do
     n=${layout%x*} t=${layout#*x}
     launch/run.sh -n "$n" -t "$t" "${args[@]}" run.out="$tmp/$layout" >"$tmp/$layout.log" 2>&1 \
@@ -32,10 +33,19 @@ for layout in 1x2 2x1 2x2; do
         || fail "layout $layout differs from 1x1"
 done
 echo "ok: 1x2 2x1 2x2 bitwise identical to 1x1 (weights and batch-norm running statistics)"
-launch/run.sh -n 1 -t 1 "${args[@]}" data.flip=false data.shift=0 run.out="$tmp/plain" >"$tmp/plain.log" 2>&1 \
-    || { cat "$tmp/plain.log"; fail "the run without augmentation did not run"; }
+launch/run.sh -n 1 -t 1 "${args[@]}" data.flip=false data.shift=0 data.rotate=0 data.test_rotate=0 \
+    run.out="$tmp/plain" >"$tmp/plain.log" 2>&1 || { cat "$tmp/plain.log"; fail "the run without augmentation did not run"; }
 h5diff -q "$tmp/1x1/checkpoint.h5" "$tmp/plain/checkpoint.h5" /params /params >/dev/null \
-    && fail "data.flip/data.shift changed nothing"
+    && fail "data.flip/data.shift/data.rotate changed nothing"
+# data.test_rotate: the same rotated held-out images for another seed, not the plain ones
+launch/run.sh -n 1 -t 1 "${args[@]}" run.seed=77 run.out="$tmp/seed77" >"$tmp/seed77.log" 2>&1 \
+    || { cat "$tmp/seed77.log"; fail "the run with another seed did not run"; }
+ag=$(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').attrs['latest'])" "$tmp/1x1/attention.h5")
+h5diff -q "$tmp/1x1/attention.h5" "$tmp/seed77/attention.h5" "/$ag/image" "/$ag/image" \
+    || fail "data.test_rotate: another run.seed saw other held-out images"
+h5diff -q "$tmp/1x1/attention.h5" "$tmp/plain/attention.h5" "/$ag/image" "/$ag/image" >/dev/null \
+    && fail "data.test_rotate=30 left the held-out images as they were"
+echo "ok: data.test_rotate: the same rotated test images for any seed"
 h5dump -d /params/block1.bn.running_var "$tmp/1x1/checkpoint.h5" | has "1, 1, 1" \
     && fail "the running variance never moved from 1"
 /usr/bin/python3 tests/tools/check_image_attention.py "$tmp/1x1/attention.h5" --attention cbam --samples 4 \
@@ -44,7 +54,7 @@ h5dump -d /params/block1.bn.running_var "$tmp/1x1/checkpoint.h5" | has "1, 1, 1"
     && [ -s "$tmp/plots/attention_00000005_1.png" ] || fail "plot_attention.py on an image model's maps"
 
 # predict: a held-out index, and the same image as a PNG file
-p=(configs/cnn_cbam_bn.yaml data.train=600 data.test=200 run.out="$tmp/1x1")
+p=(configs/cnn_cbam_bn.yaml data.train=600 data.test=200 data.test_rotate=30 run.out="$tmp/1x1")
 by_index=$("$trainer" predict "${p[@]}" 2)
 echo "$by_index" | grep -Eq "^[A-Za-z/ -]+ \(label: [A-Za-z/ -]+\)$" || fail "predict by index: '$by_index'"
 group=$(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').attrs['latest'])" "$tmp/1x1/attention.h5")
@@ -92,4 +102,8 @@ expect 2 "data.flip and data.shift apply only to data.kind: idx_images" \
     "$trainer" configs/time.yaml data.flip=true run.out="$tmp/e8"
 expect 2 "model.label_smoothing=1: must be in \[0, 1), got 1" \
     "$trainer" configs/cnn_plain.yaml model.label_smoothing=1 run.out="$tmp/e9"
-for e in e1 e2 e3 e4 e5 e6 e7 e8 e9; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done
+expect 2 "data.rotate and data.test_rotate apply only to data.kind: idx_images" \
+    "$trainer" configs/time.yaml data.rotate=10 run.out="$tmp/e10"
+expect 2 "data.rotate and data.test_rotate are degrees each way: at most 180" \
+    "$trainer" configs/cnn_plain.yaml data.test_rotate=200 run.out="$tmp/e11"
+for e in e1 e2 e3 e4 e5 e6 e7 e8 e9 e10 e11; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done
