@@ -78,6 +78,7 @@ static const key_def key_defs[] = {
     {SEC_DATA, "flip", K_BOOL, F(flip), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "shift", K_INT, F(shift), -1, 0, R_NONNEG, 1, NULL},
     {SEC_DATA, "rotate", K_FLOAT, F(rotate), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_DATA, "normalize", K_BOOL, F(normalize), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "test_rotate", K_FLOAT, F(test_rotate), -1, 0, R_NONNEG, 0, NULL},
 
     {SEC_TRAIN, "epochs", K_INT, F(epochs), -1, 0, R_NONNEG, 0, NULL},
@@ -1096,6 +1097,8 @@ static const char *conflicting_keys(const tr_config *c, int *sec)
         return "data.flip and data.shift apply only to data.kind: idx_images (or hdf5 images)";
     if ((c->rotate > 0 || c->test_rotate > 0) && c->data_kind != TR_DATA_IDX_IMAGES && !hdf5)
         return "data.rotate and data.test_rotate apply only to data.kind: idx_images (or hdf5 images)";
+    if (c->normalize && c->data_kind != TR_DATA_IDX_IMAGES && !hdf5)
+        return "data.normalize applies only to data.kind: idx_images (or hdf5 images)";
     if (c->rotate > 180 || c->test_rotate > 180)
         return "data.rotate and data.test_rotate are degrees each way: at most 180";
     if ((c->tokenizer != TR_TOK_WORDS || c->min_count > 1 || c->max_size > 0) && c->data_kind != TR_DATA_TEXT_LABELS &&

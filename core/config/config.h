@@ -83,6 +83,7 @@ typedef struct tr_config {
     int lowercase;     /* data.lowercase; default true */
     int flip;          /* data.flip (idx_images); default false: mirror training images left-right, p = 1/2 */
     long shift;        /* data.shift (idx_images); default 0: translate training images by up to N pixels */
+    int normalize;     /* data.normalize (images); default false: (x - mean) / std per channel, of the training images */
     double rotate;     /* data.rotate (images); default 0: rotate training images by up to D degrees either way */
     double test_rotate; /* data.test_rotate (images); default 0: each held-out image rotated by a fixed angle in
                            [-D, D] keyed by its index alone */

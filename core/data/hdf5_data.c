@@ -395,6 +395,9 @@ static tr_status load(const h5in *h, tr_vocabs *v, tr_pairs *p, tr_config *cfg, 
     if ((cfg->flip || cfg->shift > 0) && !images)
         return tr_error_set(err, TR_ERR_CONFIG, "%s: data.flip and data.shift apply to images, and the file has no "
                             "/train/input", path);
+    if (cfg->normalize && !images)
+        return tr_error_set(err, TR_ERR_CONFIG, "%s: data.normalize applies to images, and the file has no "
+                            "/train/input", path);
     if ((cfg->rotate > 0 || cfg->test_rotate > 0) && !images)
         return tr_error_set(err, TR_ERR_CONFIG, "%s: data.rotate and data.test_rotate apply to images, and the file "
                             "has no /train/input", path);

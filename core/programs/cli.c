@@ -403,6 +403,12 @@ static int train_session(tr_session *s, int fresh)
         else
             printf("data: %ld train / %ld held-out pairs from %s, src_len %ld, tgt_len %ld, vocabularies %d / %d\n",
                    c->train_size, c->test_size, from, c->src_len, c->tgt_len, s->vocabs.src.n, s->vocabs.tgt.n);
+        if (s->in_mean) {
+            printf("data: normalised per channel by the training images' mean and deviation:");
+            for (int c = 0; c < s->pairs.channels && c < 8; c++)
+                printf(" %.4f/%.4f", s->in_mean[c], s->in_std[c]);
+            printf("%s\n", s->pairs.channels > 8 ? " ..." : "");
+        }
         if (s->pairs.src_cut)
             printf("data: %ld of %ld sources (train + held-out) longer than src_len = %ld were cut\n", s->pairs.src_cut,
                    c->train_size + c->test_size, c->src_len);

@@ -52,6 +52,34 @@ static herr_t attr_scalar(hid_t loc, const char *name, hid_t ft, hid_t mt, const
     return r;
 }
 
+/* A 1-D float attribute of n values (data.normalize's statistics). */
+static herr_t attr_f32s(hid_t loc, const char *name, const float *v, int n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_FLOAT, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return r;
+}
+
+/* Reads a float attribute of exactly n values into v; -1 if absent or not so. */
+static int read_attr_f32s(hid_t loc, const char *name, float *v, int n)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t sp = H5Aget_space(a);
+    const int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == n && H5Aread(a, H5T_NATIVE_FLOAT, v) >= 0;
+    if (sp >= 0)
+        H5Sclose(sp);
+    H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
 static herr_t attr_i64(hid_t loc, const char *name, long long value)
 {
     return attr_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &value);
@@ -211,6 +239,10 @@ static tr_status save(const tr_session *s, const char *path, tr_error *err)
         bad |= attr_i64(f, "evals_since_best", s->stale_evals) < 0;
         bad |= attr_i64(f, "tracked_step", s->tracked_step) < 0;
     }
+    if (s->in_mean) { /* data.normalize: what predict needs without the training data */
+        bad |= attr_f32s(f, "input_mean", s->in_mean, s->pairs.channels) < 0;
+        bad |= attr_f32s(f, "input_std", s->in_std, s->pairs.channels) < 0;
+    }
     bad |= write_tensors(f, "params", &s->reg, s->params) < 0;
     hid_t opt = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     bad |= opt < 0;
@@ -339,6 +371,18 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
         best_step = -1;
         stale = 0;
     }
+    /* data.normalize: the statistics the run trained with (all or nothing) */
+    float *mean = NULL, *sd = NULL;
+    if (!r && s->in_mean) {
+        mean = malloc((size_t)s->pairs.channels * sizeof *mean);
+        sd = malloc((size_t)s->pairs.channels * sizeof *sd);
+        if (!mean || !sd)
+            r = tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
+        else if (read_attr_f32s(f, "input_mean", mean, s->pairs.channels) ||
+                 read_attr_f32s(f, "input_std", sd, s->pairs.channels))
+            r = tr_error_set(err, TR_ERR_CHECKPOINT, "%s: no input_mean/input_std of %d channels, and the config sets "
+                             "data.normalize (a checkpoint of a run without it?)", path, s->pairs.channels);
+    }
     long long skipped = 0, in_row = 0; /* absent in older checkpoints: none */
     if (read_attr_i64(f, "skipped_steps", &skipped) || read_attr_i64(f, "skips_in_row", &in_row))
         skipped = in_row = 0;
@@ -351,6 +395,10 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
                 memcpy(s->opt_m + t->offset, m + t->offset, t->count * sizeof(float));
                 memcpy(s->opt_v + t->offset, v + t->offset, t->count * sizeof(float));
             }
+        }
+        if (mean) {
+            memcpy(s->in_mean, mean, (size_t)s->pairs.channels * sizeof *mean);
+            memcpy(s->in_std, sd, (size_t)s->pairs.channels * sizeof *sd);
         }
         if (resume) {
             s->step = (long)step;
@@ -366,6 +414,8 @@ tr_status tr_checkpoint_load(tr_session *s, const char *path, int resume, tr_err
     free(p);
     free(m);
     free(v);
+    free(mean);
+    free(sd);
     return r;
 }
 

@@ -62,6 +62,8 @@ static char *dir_of(const char *path)
 }
 
 /* Bytes of s->scratch per thread besides the plugin's (a multiple of 64). */
+static tr_status input_statistics(tr_session *s, tr_error *err); /* data.normalize (below) */
+
 static size_t shard_bytes(const tr_config *c, int micro, size_t input_size, size_t *tok, size_t *meta)
 {
     *tok = ((size_t)micro * (size_t)(c->src_len + c->tgt_len) * sizeof(int32_t) + 63) / 64 * 64;
@@ -181,6 +183,8 @@ tr_status tr_session_open(tr_session **out, tr_config *cfg, int with_data,
     size_t total = s->reg.total;
     s->plugin_scratch = (P->scratch_bytes(s->model, s->micro) + 63) / 64 * 64;
     s->input_size = (size_t)s->pairs.channels * s->pairs.height * s->pairs.width;
+    if (cfg->normalize && s->input_size && (st = input_statistics(s, err)))
+        goto fail;
     size_t tok, meta;
     s->scratch_stride = s->plugin_scratch + shard_bytes(cfg, s->micro, s->input_size, &tok, &meta);
     s->params = xalloc(total * sizeof(float));
@@ -231,7 +235,7 @@ void tr_session_close(tr_session *s)
     tr_pairs_free(&s->pairs);
     tr_vocabs_free(&s->vocabs);
     free(s->options);
-    free(s->params); free(s->grad); free(s->opt_m); free(s->opt_v);
+    free(s->params); free(s->grad); free(s->opt_m); free(s->opt_v); free(s->in_mean); free(s->in_std);
     free(s->shard_grads); free(s->acc); free(s->maxabs); free(s->scales);
     free(s->shard_loss); free(s->chunk_sums); free(s->shard_err); free(s->scratch); free(s->perm);
     free(s->confusion);
@@ -314,18 +318,67 @@ static tr_batch make_batch(const tr_session *s, const shard_bufs *sb, const int3
     return b;
 }
 
-/* Pixels 0..255 as floats in [0, 1]. */
-static void pixels_to_float(float *out, const uint8_t *px, size_t n)
+/* m images of in[m, C, HW] in [0, 1] made (x - mean) / std per channel
+ * (data.normalize; mean NULL: as they are) */
+static void normalize_images(float *x, int m, int C, size_t HW, const float *mean, const float *std)
 {
+    for (int i = 0; mean && i < m; i++)
+        for (int c = 0; c < C; c++) {
+            float *p = x + ((size_t)i * C + c) * HW;
+            const float mu = mean[c], inv = 1.0f / std[c];
+            for (size_t k = 0; k < HW; k++)
+                p[k] = (p[k] - mu) * inv;
+        }
+}
+
+/* m images of pixels 0..255 as the model's input: floats in [0, 1], then
+ * normalised if the run says so. */
+static void pixels_to_input(const tr_session *s, float *out, const uint8_t *px, int m)
+{
+    const size_t n = (size_t)m * s->input_size;
     for (size_t i = 0; i < n; i++)
         out[i] = (float)px[i] * (1.0f / 255.0f);
+    normalize_images(out, m, s->pairs.channels, (size_t)s->pairs.height * s->pairs.width, s->in_mean, s->in_std);
+}
+
+/* data.normalize: each channel's mean and deviation over the training
+ * images, from exact integer sums (the same on every rank, in any order);
+ * the deviation unbiased, as torch.std. */
+static tr_status input_statistics(tr_session *s, tr_error *err)
+{
+    const tr_pairs *p = &s->pairs;
+    const int C = p->channels;
+    const size_t HW = (size_t)p->height * p->width;
+    s->in_mean = calloc((size_t)C, sizeof *s->in_mean);
+    s->in_std = calloc((size_t)C, sizeof *s->in_std);
+    if (!s->in_mean || !s->in_std)
+        return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
+    for (int c = 0; c < C; c++) {
+        s->in_std[c] = 1.0f; /* until the data (or a checkpoint) says */
+        if (!p->pixels)
+            continue;
+        uint64_t sum = 0, sq = 0;
+        for (long i = 0; i < s->cfg->train_size; i++) {
+            const uint8_t *q = p->pixels + ((size_t)i * C + c) * HW;
+            for (size_t k = 0; k < HW; k++) {
+                sum += q[k];
+                sq += (uint64_t)q[k] * q[k];
+            }
+        }
+        const double n = (double)s->cfg->train_size * (double)HW, mean = (double)sum / n;
+        const double var = n > 1 ? ((double)sq - n * mean * mean) / (n - 1) : 0.0;
+        s->in_mean[c] = (float)(mean / 255.0);
+        s->in_std[c] = var > 0 ? (float)(sqrt(var) / 255.0) : 1.0f;
+    }
+    return TR_OK;
 }
 
 /* Samples idx[0..n) into the shard's buffers; for training (aug != NULL)
  * images get data.flip/data.shift, keyed by the epoch and sample index. */
-static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, const tr_pairs *p,
+static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, const tr_session *s,
                    const int32_t *idx, int n, const tr_config *aug, long epoch)
 {
+    const tr_pairs *p = &s->pairs;
     const size_t px = (size_t)p->channels * p->height * p->width;
     for (int j = 0; j < n; j++) {
         index[j] = p->index ? p->index[idx[j]] : idx[j];
@@ -337,14 +390,17 @@ static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, con
                              p->width, aug->flip, (int)aug->shift, aug->rotate,
                              tr_augment_key((uint64_t)aug->seed, epoch, idx[j]));
         else if (px)
-            pixels_to_float(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, px);
+            for (size_t k = 0; k < px; k++)
+                input[(size_t)j * px + k] = (float)p->pixels[(size_t)idx[j] * px + k] * (1.0f / 255.0f);
     }
+    if (px) /* after the augmentation, as torchvision's Normalize comes last */
+        normalize_images(input, n, p->channels, (size_t)p->height * p->width, s->in_mean, s->in_std);
 }
 
 tr_batch tr_session_train_batch(tr_session *s, const int32_t *idx, int n, void **plugin_scratch)
 {
     shard_bufs sb = thread_buffers(s);
-    gather(sb.src, sb.tgt, sb.input, sb.index, &s->pairs, idx, n, s->cfg, 0);
+    gather(sb.src, sb.tgt, sb.input, sb.index, s, idx, n, s->cfg, 0);
     *plugin_scratch = sb.plugin;
     const uint64_t key = tr_key_u64((uint64_t)s->cfg->seed, 0x44524f504f5554ULL /* "DROPOUT" */, 0);
     return make_batch(s, &sb, s->pairs.src_len ? sb.src : NULL, sb.tgt, n, sb.index, key, 1);
@@ -552,7 +608,7 @@ static tr_status train_step(tr_session *s, const int32_t *idx, int n,
     for (int sh = lo; sh < hi; sh++) {
         shard_bufs sb = thread_buffers(s);
         int m = n - sh * g < g ? n - sh * g : g;
-        gather(sb.src, sb.tgt, sb.input, sb.index, &s->pairs, idx + (size_t)sh * g, m, s->cfg, epoch);
+        gather(sb.src, sb.tgt, sb.input, sb.index, s, idx + (size_t)sh * g, m, s->cfg, epoch);
         float *gr = s->shard_grads + (size_t)(sh - lo) * total;
         if (dirty) /* otherwise the last reduction left them zero */
             memset(gr, 0, total * sizeof *gr);
@@ -839,7 +895,7 @@ tr_status tr_session_predict_full(tr_session *s, const int32_t *src, const uint8
         shard_bufs sb = thread_buffers(s);
         int m = n - ch * g < g ? n - ch * g : g;
         if (pixels)
-            pixels_to_float(sb.input, pixels + (size_t)ch * g * s->input_size, (size_t)m * s->input_size);
+            pixels_to_input(s, sb.input, pixels + (size_t)ch * g * s->input_size, m);
         tr_batch b = make_batch(s, &sb, src ? src + (size_t)ch * g * Tx : NULL, NULL, m,
                                 index ? index + (size_t)ch * g : NULL, 0, 0);
         b.input = pixels ? sb.input : NULL;
@@ -942,7 +998,7 @@ tr_status tr_session_evaluate(tr_session *s, tr_eval *ev, tr_error *err)
             int m = hi - lo - ch * g < g ? hi - lo - ch * g : g;
             const long at = first + (long)ch * g;
             if (s->input_size)
-                pixels_to_float(sb.input, tr_session_pixels(s, at), (size_t)m * s->input_size);
+                pixels_to_input(s, sb.input, tr_session_pixels(s, at), m);
             tr_batch b = make_batch(s, &sb, tr_session_src(s, at), s->pairs.tgt + (size_t)at * Ty, m,
                                     s->pairs.index ? s->pairs.index + at : NULL, 0, 0);
             long c = 0, t = 0;

@@ -66,6 +66,7 @@ typedef struct tr_session {
     long perm_epoch;           /* epoch perm was drawn for, -1 none */
 
     size_t input_size;         /* floats per image (C*H*W), 0 for token inputs */
+    float *in_mean, *in_std;   /* data.normalize: [channels] of the training images (checkpointed), else NULL */
     int n_maps;                /* extra attention maps the plugin declares (tr_plugin.maps) */
     tr_map_spec map_specs[TR_MAX_MAPS];
 

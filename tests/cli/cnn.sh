@@ -106,4 +106,6 @@ expect 2 "data.rotate and data.test_rotate apply only to data.kind: idx_images" 
     "$trainer" configs/time.yaml data.rotate=10 run.out="$tmp/e10"
 expect 2 "data.rotate and data.test_rotate are degrees each way: at most 180" \
     "$trainer" configs/cnn_plain.yaml data.test_rotate=200 run.out="$tmp/e11"
-for e in e1 e2 e3 e4 e5 e6 e7 e8 e9 e10 e11; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done
+expect 2 "data.normalize applies only to data.kind: idx_images" \
+    "$trainer" configs/time.yaml data.normalize=true run.out="$tmp/e12"
+for e in e1 e2 e3 e4 e5 e6 e7 e8 e9 e10 e11 e12; do [ ! -e "$tmp/$e" ] || fail "$e: a failed start wrote $tmp/$e"; done

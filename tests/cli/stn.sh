@@ -13,6 +13,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 export TRAINER="$trainer"
 # 512 images in batches of 64 (8 steps of 4 micro-shards)
 args=(configs/stn.yaml data.train=512 data.test=128 train.epochs=1 train.log_every=2 train.attention_samples=4)
+[ "$(grep -c "^  normalize: true" configs/stn.yaml)" -eq 1 ] || fail "configs/stn.yaml: data.normalize: true expected"
 for layout in 1x1 1x2 2x1 2x2; do
     n=${layout%x*} t=${layout#*x}
     launch/run.sh -n "$n" -t "$t" "${args[@]}" run.out="$tmp/$layout" >"$tmp/$layout.log" 2>&1 \
@@ -24,10 +25,24 @@ for layout in 1x2 2x1 2x2; do
     h5diff -q "$tmp/1x1/checkpoint.h5" "$tmp/$layout/checkpoint.h5" /params /params \
         || fail "layout $layout differs from 1x1"
 done
-echo "ok: 1x2 2x1 2x2 bitwise identical to 1x1 (dropout, rotations)"
-/usr/bin/python3 - "$tmp/1x1/attention.h5" <<'PY' || fail "attention.h5"
+echo "ok: 1x2 2x1 2x2 bitwise identical to 1x1 (dropout, rotations, normalised inputs)"
+# data.normalize: the training images' statistics, printed and in the checkpoint (predict needs them)
+grep -Eq "^data: normalised per channel by the training images' mean and deviation: 0\.[23][0-9]{3}/0\.3[0-9]{3}$" \
+    "$tmp/1x1.log" || { grep "^data" "$tmp/1x1.log"; fail "data.normalize line"; }
+h5dump -a /input_mean "$tmp/1x1/checkpoint.h5" | grep -Eq "\(0\): 0\.[23]" || fail "checkpoint: input_mean"
+launch/run.sh -n 1 -t 1 "${args[@]}" data.normalize=false run.out="$tmp/raw" >"$tmp/raw.log" 2>&1 \
+    || { cat "$tmp/raw.log"; fail "data.normalize=false did not run"; }
+h5diff -q "$tmp/1x1/checkpoint.h5" "$tmp/raw/checkpoint.h5" /params /params >/dev/null && fail "data.normalize changed nothing"
+# predict by held-out index: the same class with the checkpoint's statistics as the evaluation saw
+pred=$("$trainer" predict "${args[@]}" run.out="$tmp/1x1" 0)
+got=$(/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); g=f[f.attrs['latest']]; print(g['predicted_name'][0].decode())" "$tmp/1x1/attention.h5")
+[ "${pred% (label:*}" = "$got" ] || fail "predict 0 says '$pred', the evaluation '$got'"
+echo "ok: data.normalize: statistics printed and checkpointed, predict agrees with the evaluation ($got)"
+/usr/bin/python3 - "$tmp/1x1/attention.h5" "$tmp/1x1/checkpoint.h5" <<'PY' || fail "attention.h5"
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
+ck = h5py.File(sys.argv[2], "r")
+mean, std = ck.attrs["input_mean"][0], ck.attrs["input_std"][0]
 g = f[f.attrs["latest"]]
 theta, img, out = g["stn/theta"][()], g["image"][()], g["stn/transformed"][()]
 assert theta.shape == (4, 2, 3), theta.shape
@@ -35,7 +50,8 @@ assert out.shape == (4, 1, 28, 28) and img.shape == (4, 1, 28, 28), (out.shape, 
 assert np.all(np.isfinite(theta)) and np.all(np.isfinite(out))
 # 8 steps from the identity: theta still near it, the transformed image near the input
 assert np.abs(theta - np.array([[1, 0, 0], [0, 1, 0]])).max() < 0.2, theta
-assert np.abs(out - img / 255.0).mean() < 0.05, np.abs(out - img / 255.0).mean()
+x = (img / 255.0 - mean) / std  # the model's input: normalised (data.normalize)
+assert np.abs(out - x).mean() < 0.1, np.abs(out - x).mean()
 print("ok: attention.h5: theta", theta.shape, "and transformed images", out.shape)
 PY
 launch/run.sh -n 1 -t 2 "${args[@]}" model.stn=false run.out="$tmp/off" >"$tmp/off.log" 2>&1 \
