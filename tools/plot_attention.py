@@ -160,6 +160,12 @@ def load_image(path, group, g):
                 blk[kind] = x[()].astype(np.float64)
         if len(blk) > 1:
             d["blocks"].append(blk)
+    if "stn" in g:  # a spatial transformer (plugin stn): theta [M, 2, 3], transformed [M, C, H, W]
+        theta, out = ds("theta", g["stn"], "stn/"), ds("transformed", g["stn"], "stn/")
+        if theta.shape != (m, 2, 3) or out.ndim != 4 or out.shape[0] != m:
+            fail("%s: %s/stn: theta %s, transformed %s; want [%d, 2, 3] and [%d, C, H, W]"
+                 % (path, group, theta.shape, out.shape, m, m))
+        d["stn"] = {"theta": theta[()], "transformed": out[()]}
     return (int(g.attrs["step"]) if "step" in g.attrs else int(group.rsplit("_", 1)[-1])), d
 
 
@@ -238,6 +244,37 @@ def plot_image(step, d, i, out):
     fig.suptitle(title + ("" if ok else "   (wrong)"), fontsize=10, color="black" if ok else "red",
                  y=0.99 if channel else 1.02)
     path = os.path.join(out, "attention_%08d_%d.png" % (step, i))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def grid_of(images, cols):
+    """[K, H, W] -> one [rows*(H+2), cols*(W+2)] mosaic (torchvision's make_grid), each image scaled to [0, 1]."""
+    k, h, w = images.shape
+    rows = (k + cols - 1) // cols
+    m = np.ones((rows * (h + 2), cols * (w + 2)))
+    for j, a in enumerate(images):
+        lo, hi = float(a.min()), float(a.max())
+        r, c = divmod(j, cols)
+        m[r * (h + 2) + 1:r * (h + 2) + 1 + h, c * (w + 2) + 1:c * (w + 2) + 1 + w] = (a - lo) / max(hi - lo, 1e-6)
+    return m
+
+
+def plot_stn(step, d, k, out):
+    """The STN tutorial's figure: the first k inputs beside what the transformer made of them."""
+    k = min(k, d["image"].shape[0])
+    cols = int(np.ceil(np.sqrt(k)))
+    fig, ax = plt.subplots(1, 2, figsize=(8, 4.3))
+    for a, imgs, title in ((ax[0], d["image"][:k, 0].astype(np.float64), "inputs"),
+                           (ax[1], d["stn"]["transformed"][:k, 0], "transformed by the STN")):
+        a.imshow(grid_of(imgs, cols), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        a.set_title(title, fontsize=10)
+        a.set_xticks([])
+        a.set_yticks([])
+    right = sum(d["label"][:k] == d["predicted"][:k])
+    fig.suptitle("step %d: %d held-out images, %d of them classified right" % (step, k, right), fontsize=10)
+    path = os.path.join(out, "stn_%08d.png" % step)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -379,6 +416,9 @@ def main():
             print(plot_heads(step, name, w, toks, index, i, out))
         return
     step, d = load(a.file, a.group)
+    if "stn" in d:  # one figure of them all, as the tutorial draws it
+        print(plot_stn(step, d, a.samples or 16, out))
+        return
     images = "image" in d
     m = d["image" if images else "weights"].shape[0]
     words = not images and d["weights"].shape[1] == 1 and d["source_tokens"].shape[1] > 1  # a classifier

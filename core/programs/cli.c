@@ -4,6 +4,7 @@
 #include "programs/blas_cpu.h"
 #include "runtime/comm.h"
 #include "data/png_input.h"
+#include "programs/png_output.h"
 #include "runtime/session.h"
 #include "runtime/checkpoint.h"
 #include "programs/attention_file.h"
@@ -641,8 +642,10 @@ static void print_attention_pool(const tr_session *s, const int32_t *src, const 
 }
 
 /* An image model's maps for one sample: channel weights as their five
- * largest, spatial maps as a grid of shades. */
-static void print_maps(const tr_session *s, float *const *maps)
+ * largest, a small matrix (a spatial transformer's theta, 2x3) as numbers,
+ * spatial maps as a grid of shades, an image (a transformer's output,
+ * [C, H, W]) as a PNG named after the input (its first channel). */
+static void print_maps(const tr_session *s, float *const *maps, const char *what)
 {
     static const char shades[] = " .:-=+*#%@";
     for (int k = 0; k < s->n_maps; k++) {
@@ -660,6 +663,32 @@ static void print_maps(const tr_session *s, float *const *maps)
             for (int j = 0; j < nt; j++)
                 printf(" %d:%.2f", top[j], v[top[j]]);
             printf("\n");
+        } else if (m->ndim == 2 && m->shape[0] * m->shape[1] <= 16) {
+            printf("%s [%dx%d]:\n", m->name, m->shape[0], m->shape[1]);
+            for (int y = 0; y < m->shape[0]; y++) {
+                for (int x = 0; x < m->shape[1]; x++)
+                    printf(" %8.4f", v[y * m->shape[1] + x]);
+                printf("\n");
+            }
+        } else if (m->ndim == 3) {
+            char path[4200], name[128];
+            snprintf(name, sizeof name, "%s", m->name);
+            for (char *c = name; *c; c++)
+                *c = *c == '/' ? '_' : *c;
+            /* beside the input PNG (x.png -> x.stn_transformed.png); a held-out index i -> heldout_i.<map>.png */
+            const char *dot = strrchr(what, '.');
+            char *end = NULL;
+            strtol(what, &end, 10);
+            const int index = *what && end && !*end;
+            snprintf(path, sizeof path, "%s%.*s.%s.png", index ? "heldout_" : "",
+                     dot && strcmp(dot, ".png") == 0 ? (int)(dot - what) : (int)strlen(what), what, name);
+            float lo, hi;
+            tr_error e = {0};
+            if (tr_png_write_scaled(path, v, m->shape[1], m->shape[2], &lo, &hi, &e))
+                fprintf(stderr, "trainer: %s\n", e.msg);
+            else
+                printf("%s [%dx%dx%d]: %s (%.2f .. %.2f shown as 0 .. 255)\n", m->name, m->shape[0], m->shape[1],
+                       m->shape[2], path, lo, hi);
         } else if (m->ndim == 2) {
             float lo = v[0], hi = v[0];
             size_t n = (size_t)m->shape[0] * m->shape[1];
@@ -704,7 +733,7 @@ static int predict_image(tr_session *s, const char *what, int attention, uint8_t
     } else
         printf("%s\n", tv->tokens[cls]);
     if (attention)
-        print_maps(s, maps);
+        print_maps(s, maps, what);
     return 0;
 }
 

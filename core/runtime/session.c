@@ -355,7 +355,7 @@ static tr_status input_statistics(tr_session *s, tr_error *err)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory");
     for (int c = 0; c < C; c++) {
         s->in_std[c] = 1.0f; /* until the data (or a checkpoint) says */
-        if (!p->pixels)
+        if (!p->pixels || p->n < s->cfg->train_size)
             continue;
         uint64_t sum = 0, sq = 0;
         for (long i = 0; i < s->cfg->train_size; i++) {

@@ -54,6 +54,19 @@ x = (img / 255.0 - mean) / std  # the model's input: normalised (data.normalize)
 assert np.abs(out - x).mean() < 0.1, np.abs(out - x).mean()
 print("ok: attention.h5: theta", theta.shape, "and transformed images", out.shape)
 PY
+# the tutorial's figure, and predict --attention: theta and the transformed image as a PNG
+/usr/bin/python3 tools/plot_attention.py "$tmp/1x1/attention.h5" --out "$tmp/plots" >"$tmp/plot.out" \
+    && [ -s "$(cat "$tmp/plot.out")" ] && grep -q "/stn_[0-9]*\.png$" "$tmp/plot.out" || fail "plot_attention.py: the STN grid"
+group=$(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').attrs['latest'])" "$tmp/1x1/attention.h5")
+/usr/bin/python3 tests/tools/write_png.py "$tmp/1x1/attention.h5" "$group" 1 "$tmp/in1.png" >/dev/null
+"$trainer" predict "${args[@]}" run.out="$tmp/1x1" --attention "$tmp/in1.png" >"$tmp/pa.out" || fail "predict --attention"
+grep -q "^stn/theta \[2x3\]:$" "$tmp/pa.out" && [ "$(grep -cE '^ +-?[0-9]+\.[0-9]{4} +-?[0-9]+\.[0-9]{4} +-?[0-9]+\.[0-9]{4}$' "$tmp/pa.out")" -eq 2 ] \
+    || { cat "$tmp/pa.out"; fail "predict --attention: theta"; }
+grep -q "^stn/transformed \[1x28x28\]: $tmp/in1.stn_transformed.png (" "$tmp/pa.out" && [ -s "$tmp/in1.stn_transformed.png" ] \
+    || { cat "$tmp/pa.out"; fail "predict --attention: the transformed image"; }
+/usr/bin/python3 -c "import matplotlib.image as m, sys; a = m.imread(sys.argv[1]); assert a.shape == (28, 28) and a.max() > a.min()" \
+    "$tmp/in1.stn_transformed.png" || fail "the transformed PNG"
+echo "ok: plot_attention.py's STN figure; predict --attention prints theta and writes the transformed image"
 launch/run.sh -n 1 -t 2 "${args[@]}" model.stn=false run.out="$tmp/off" >"$tmp/off.log" 2>&1 \
     || { cat "$tmp/off.log"; fail "model.stn=false did not run"; }
 h5ls -r "$tmp/off/checkpoint.h5" | grep -q localization && fail "model.stn=false has localisation parameters"
