@@ -41,17 +41,22 @@ static tr_status read_filtered(uint8_t **out, size_t *n, const char *path, tr_er
     FILE *f = fopen(path, "rb");
     if (!f)
         return tr_error_set(err, TR_ERR_DATA, "%s: cannot read as PNG: %s", path, strerror(errno));
-    uint8_t *buf = malloc(MAX_FILE + 1);
-    size_t size = buf ? fread(buf, 1, MAX_FILE + 1, f) : 0;
-    const int bad = ferror(f);
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len < 0 || len > MAX_FILE || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return len > MAX_FILE ? tr_error_set(err, TR_ERR_DATA, "%s: over %d MB: not an image a model takes", path,
+                                             MAX_FILE >> 20)
+                              : tr_error_set(err, TR_ERR_DATA, "%s: cannot read as PNG: not a regular file", path);
+    }
+    uint8_t *buf = malloc((size_t)len + 1);
+    size_t size = buf ? fread(buf, 1, (size_t)len, f) : 0;
+    const int bad = ferror(f) || size != (size_t)len;
     fclose(f);
     if (!buf)
         return tr_error_set(err, TR_ERR_NOMEM, "out of memory reading %s", path);
     tr_status st = TR_OK;
     if (bad)
         st = tr_error_set(err, TR_ERR_DATA, "%s: cannot read as PNG: read error", path);
-    else if (size > MAX_FILE)
-        st = tr_error_set(err, TR_ERR_DATA, "%s: over %d MB: not an image a model takes", path, MAX_FILE >> 20);
     else if (size < 8 || png_sig_cmp(buf, 0, 8) != 0)
         st = tr_error_set(err, TR_ERR_DATA, "%s: cannot read as PNG: not a PNG file", path);
     size_t at = 8, kept = 8;
