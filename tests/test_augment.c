@@ -52,7 +52,7 @@ static void test_identity(void)
     uint8_t px[N];
     float out[N];
     make_image(px);
-    tr_augment_image(out, px, C, H, W, 0, 0, 0.0, 12345);
+    tr_augment_image(out, px, C, H, W, 0, 0, 0.0, 0, 12345);
     for (int i = 0; i < N; i++)
         CU_ASSERT_EQUAL(out[i], (float)px[i] * (1.0f / 255.0f));
 }
@@ -65,7 +65,7 @@ static void test_transforms_drawn_evenly(void)
     enum { SHIFT = 2, KINDS = 5 * 5 * 2, DRAWS = 10000 };
     int count[KINDS] = {0}, bad = 0;
     for (long k = 0; k < DRAWS; k++) {
-        tr_augment_image(out, px, C, H, W, 1, SHIFT, 0.0, tr_augment_key(7, 3, k));
+        tr_augment_image(out, px, C, H, W, 1, SHIFT, 0.0, 0, tr_augment_key(7, 3, k));
         int w = which(out, px, SHIFT, 1);
         if (w < 0)
             bad++;
@@ -79,7 +79,7 @@ static void test_transforms_drawn_evenly(void)
 
     /* flip off: never mirrored; shift 1: offsets within one pixel */
     for (long k = 0; k < 200; k++) {
-        tr_augment_image(out, px, C, H, W, 0, 1, 0.0, tr_augment_key(7, 3, k));
+        tr_augment_image(out, px, C, H, W, 0, 1, 0.0, 0, tr_augment_key(7, 3, k));
         int w = which(out, px, 1, 1);
         CU_ASSERT(w >= 0 && w % 2 == 0);
     }
@@ -90,8 +90,8 @@ static void test_keyed(void)
     uint8_t px[N];
     float a[N], b[N];
     make_image(px);
-    tr_augment_image(a, px, C, H, W, 1, 2, 0.0, tr_augment_key(1, 4, 99));
-    tr_augment_image(b, px, C, H, W, 1, 2, 0.0, tr_augment_key(1, 4, 99));
+    tr_augment_image(a, px, C, H, W, 1, 2, 0.0, 0, tr_augment_key(1, 4, 99));
+    tr_augment_image(b, px, C, H, W, 1, 2, 0.0, 0, tr_augment_key(1, 4, 99));
     CU_ASSERT(memcmp(a, b, sizeof a) == 0);
     /* a new epoch, sample or seed is a new key */
     CU_ASSERT(tr_augment_key(1, 4, 99) != tr_augment_key(1, 5, 99));
@@ -100,7 +100,7 @@ static void test_keyed(void)
     /* over epochs a sample sees several transforms */
     int seen[5 * 5 * 2] = {0}, kinds = 0;
     for (long e = 0; e < 50; e++) {
-        tr_augment_image(a, px, C, H, W, 1, 2, 0.0, tr_augment_key(1, e, 99));
+        tr_augment_image(a, px, C, H, W, 1, 2, 0.0, 0, tr_augment_key(1, e, 99));
         int w = which(a, px, 2, 1);
         CU_ASSERT_FATAL(w >= 0);
         kinds += !seen[w]++;
@@ -116,20 +116,32 @@ static void test_rotate(void)
     float im[2 * SS], ref[2 * SS];
     for (int i = 0; i < 2 * SS; i++)
         ref[i] = im[i] = (float)((i * 37) % 11);
-    tr_rotate_image(im, 2, S, S, 90.0);
-    for (int c = 0; c < 2; c++)
-        for (int i = 0; i < S; i++)
-            for (int j = 0; j < S; j++) /* the top-right corner goes to the top left */
-                CU_ASSERT_DOUBLE_EQUAL(im[c * SS + i * S + j], ref[c * SS + j * S + (S - 1 - i)], 1e-4);
-    memcpy(im, ref, sizeof im);
-    tr_rotate_image(im, 2, S, S, 0.0);
-    for (int i = 0; i < 2 * SS; i++)
-        CU_ASSERT_DOUBLE_EQUAL(im[i], ref[i], 1e-5);
-    memcpy(im, ref, sizeof im); /* any angle: the centre pixel stays, the corners change */
-    tr_rotate_image(im, 2, S, S, 37.0);
-    CU_ASSERT_DOUBLE_EQUAL(im[SS / 2], ref[SS / 2], 1e-4);
-    CU_ASSERT_DOUBLE_EQUAL(im[SS + SS / 2], ref[SS + SS / 2], 1e-4);
-    CU_ASSERT(fabs(im[0] - ref[0]) + fabs(im[S - 1] - ref[S - 1]) > 1e-3);
+    for (int bilinear = 0; bilinear < 2; bilinear++) {
+        memcpy(im, ref, sizeof im);
+        tr_rotate_image(im, 2, S, S, 90.0, bilinear);
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < S; j++) /* the top-right corner goes to the top left */
+                    CU_ASSERT_DOUBLE_EQUAL(im[c * SS + i * S + j], ref[c * SS + j * S + (S - 1 - i)], 1e-4);
+        memcpy(im, ref, sizeof im);
+        tr_rotate_image(im, 2, S, S, 0.0, bilinear);
+        for (int i = 0; i < 2 * SS; i++)
+            CU_ASSERT_DOUBLE_EQUAL(im[i], ref[i], 1e-5);
+        memcpy(im, ref, sizeof im); /* any angle: the centre pixel stays, the corners change */
+        tr_rotate_image(im, 2, S, S, 37.0, bilinear);
+        CU_ASSERT_DOUBLE_EQUAL(im[SS / 2], ref[SS / 2], 1e-4);
+        CU_ASSERT_DOUBLE_EQUAL(im[SS + SS / 2], ref[SS + SS / 2], 1e-4);
+        CU_ASSERT(fabs(im[0] - ref[0]) + fabs(im[S - 1] - ref[S - 1]) > 1e-3);
+        /* nearest keeps the pixels' own values; bilinear mixes them */
+        int own = 1;
+        for (int i = 0; i < 2 * SS; i++) {
+            int found = im[i] == 0.0f;
+            for (int k = 0; k < 2 * SS && !found; k++)
+                found = im[i] == ref[k];
+            own &= found;
+        }
+        CU_ASSERT_EQUAL(own, !bilinear);
+    }
 
     /* training: the same key, the same bits; the angle is drawn after the
      * shift and flip, so those stay as they were */
@@ -138,13 +150,13 @@ static void test_rotate(void)
     make_image(px);
     int moved = 0;
     for (long k = 0; k < 20; k++) {
-        tr_augment_image(a, px, C, H, W, 0, 0, 30.0, tr_augment_key(3, 1, k));
-        tr_augment_image(b, px, C, H, W, 0, 0, 30.0, tr_augment_key(3, 1, k));
+        tr_augment_image(a, px, C, H, W, 0, 0, 30.0, 1, tr_augment_key(3, 1, k));
+        tr_augment_image(b, px, C, H, W, 0, 0, 30.0, 1, tr_augment_key(3, 1, k));
         CU_ASSERT(memcmp(a, b, sizeof a) == 0);
-        tr_augment_image(c0, px, C, H, W, 0, 0, 0.0, tr_augment_key(3, 1, k));
+        tr_augment_image(c0, px, C, H, W, 0, 0, 0.0, 0, tr_augment_key(3, 1, k));
         moved += memcmp(a, c0, sizeof a) != 0;
         /* shift and flip with a rotation of 0 are today's draws */
-        tr_augment_image(a, px, C, H, W, 1, 2, 0.0, tr_augment_key(3, 1, k));
+        tr_augment_image(a, px, C, H, W, 1, 2, 0.0, 0, tr_augment_key(3, 1, k));
         CU_ASSERT(which(a, px, 2, 1) >= 0);
     }
     CU_ASSERT(moved >= 18);
@@ -154,12 +166,12 @@ static void test_rotate(void)
     for (int i = 0; i < 2 * N; i++)
         h1[i] = h2[i] = h0[i] = px[i % N];
     const int64_t idx[2] = {5, 6}, idx_b[2] = {5, 7};
-    tr_rotate_heldout(h1, idx, 2, C, H, W, 45.0);
-    tr_rotate_heldout(h2, idx_b, 2, C, H, W, 45.0);
+    tr_rotate_heldout(h1, idx, 2, C, H, W, 45.0, 0);
+    tr_rotate_heldout(h2, idx_b, 2, C, H, W, 45.0, 0);
     CU_ASSERT(memcmp(h1, h2, N) == 0);          /* index 5 both times */
     CU_ASSERT(memcmp(h1 + N, h2 + N, N) != 0);  /* 6 and 7 differ */
     CU_ASSERT(memcmp(h1, px, N) != 0);
-    tr_rotate_heldout(h0, idx, 2, C, H, W, 0.0);
+    tr_rotate_heldout(h0, idx, 2, C, H, W, 0.0, 1);
     CU_ASSERT(memcmp(h0, px, N) == 0);
 }
 

@@ -80,6 +80,7 @@ static const key_def key_defs[] = {
     {SEC_DATA, "rotate", K_FLOAT, F(rotate), -1, 0, R_NONNEG, 0, NULL},
     {SEC_DATA, "normalize", K_BOOL, F(normalize), -1, 0, R_NONE, 0, NULL},
     {SEC_DATA, "test_rotate", K_FLOAT, F(test_rotate), -1, 0, R_NONNEG, 0, NULL},
+    {SEC_DATA, "rotate_interpolation", K_ENUM, F(rotate_bilinear), -1, 0, R_NONE, 0, "nearest|bilinear"},
 
     {SEC_TRAIN, "epochs", K_INT, F(epochs), -1, 0, R_NONNEG, 0, NULL},
     {SEC_TRAIN, "batch", K_INT, F(batch), -1, 0, R_POS, 1, NULL},
@@ -649,6 +650,8 @@ static tr_status set_value(loader *L, int ki, const char *text, size_t len,
             L->c->keep_best = (tr_best_metric)v;
         else if (d->off == offsetof(tr_config, nonfinite))
             L->c->nonfinite = (tr_nonfinite)v;
+        else if (d->off == offsetof(tr_config, rotate_bilinear))
+            L->c->rotate_bilinear = v;
         else
             L->c->data_kind = (tr_data_kind)v;
         break;

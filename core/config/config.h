@@ -85,6 +85,7 @@ typedef struct tr_config {
     long shift;        /* data.shift (idx_images); default 0: translate training images by up to N pixels */
     int normalize;     /* data.normalize (images); default false: (x - mean) / std per channel, of the training images */
     double rotate;     /* data.rotate (images); default 0: rotate training images by up to D degrees either way */
+    int rotate_bilinear; /* data.rotate_interpolation: 0 nearest (default, torchvision's), 1 bilinear */
     double test_rotate; /* data.test_rotate (images); default 0: each held-out image rotated by a fixed angle in
                            [-D, D] keyed by its index alone */
 

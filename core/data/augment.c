@@ -13,7 +13,7 @@ uint64_t tr_augment_key(uint64_t seed, long epoch, long sample)
     return tr_key_u64(tr_key_u64(seed, 0x41554720ULL /* "AUG " */, (uint64_t)epoch), 0, (uint64_t)sample);
 }
 
-void tr_rotate_image(float *im, int C, int H, int W, double degrees)
+void tr_rotate_image(float *im, int C, int H, int W, double degrees, int bilinear)
 {
     /* in normalised coordinates (x, y in [-1, 1] across the width and the
      * height): the pixel-space rotation, corrected for the aspect ratio */
@@ -24,12 +24,23 @@ void tr_rotate_image(float *im, int C, int H, int W, double degrees)
         abort(); /* a few KB per image */
     memcpy(src, im, (size_t)C * H * W * sizeof *src);
     tr_affine_grid_forward(grid, theta, 1, H, W, 0);
-    tr_grid_sample_forward(im, src, grid, 1, C, H, W, H, W, 0);
+    if (bilinear) {
+        tr_grid_sample_forward(im, src, grid, 1, C, H, W, H, W, 0);
+    } else { /* the nearest pixel (align_corners false: pixel k spans [k, k+1) - 1/2 ...) */
+        for (int p = 0; p < H * W; p++) {
+            const float ix = ((grid[2 * p] + 1.0f) * (float)W - 1.0f) * 0.5f;
+            const float iy = ((grid[2 * p + 1] + 1.0f) * (float)H - 1.0f) * 0.5f;
+            const int in = ix > -0.5f && ix < (float)W - 0.5f && iy > -0.5f && iy < (float)H - 0.5f;
+            const int x = in ? (int)lrintf(ix) : 0, y = in ? (int)lrintf(iy) : 0;
+            for (int c = 0; c < C; c++)
+                im[(size_t)c * H * W + p] = in ? src[(size_t)c * H * W + (size_t)y * W + x] : 0.0f;
+        }
+    }
     free(grid);
     free(src);
 }
 
-void tr_rotate_heldout(uint8_t *px, const int64_t *index, long n, int C, int H, int W, double degrees)
+void tr_rotate_heldout(uint8_t *px, const int64_t *index, long n, int C, int H, int W, double degrees, int bilinear)
 {
     const size_t size = (size_t)C * H * W;
     float *im = malloc(size * sizeof *im);
@@ -42,7 +53,7 @@ void tr_rotate_heldout(uint8_t *px, const int64_t *index, long n, int C, int H, 
         uint8_t *p = px + (size_t)i * size;
         for (size_t k = 0; k < size; k++)
             im[k] = (float)p[k];
-        tr_rotate_image(im, C, H, W, angle);
+        tr_rotate_image(im, C, H, W, angle, bilinear);
         for (size_t k = 0; k < size; k++)
             p[k] = (uint8_t)fminf(255.0f, fmaxf(0.0f, im[k] + 0.5f));
     }
@@ -50,7 +61,7 @@ void tr_rotate_heldout(uint8_t *px, const int64_t *index, long n, int C, int H, 
 }
 
 void tr_augment_image(float *out, const uint8_t *px, int C, int H, int W, int flip, int shift, double rotate,
-                      uint64_t key)
+                      int bilinear, uint64_t key)
 {
     tr_rng r = tr_rng_make(key);
     /* every draw is made whatever is enabled, so turning one on does not
@@ -76,5 +87,5 @@ void tr_augment_image(float *out, const uint8_t *px, int C, int H, int W, int fl
             }
         }
     if (rotate > 0)
-        tr_rotate_image(out, C, H, W, angle);
+        tr_rotate_image(out, C, H, W, angle, bilinear);
 }

@@ -24,7 +24,7 @@ tr_status tr_data_load(tr_vocabs *v, tr_pairs *p, tr_config *cfg,
     if (!st && p->pixels && cfg->test_rotate > 0 && cfg->test_size > 0) {
         const size_t size = (size_t)p->channels * p->height * p->width;
         tr_rotate_heldout(p->pixels + (size_t)cfg->train_size * size, p->index ? p->index + cfg->train_size : NULL,
-                          cfg->test_size, p->channels, p->height, p->width, cfg->test_rotate);
+                          cfg->test_size, p->channels, p->height, p->width, cfg->test_rotate, cfg->rotate_bilinear);
     }
     return st;
 }

@@ -387,7 +387,7 @@ static void gather(int32_t *src, int32_t *tgt, float *input, int64_t *index, con
         memcpy(tgt + (size_t)j * p->tgt_len, p->tgt + (size_t)idx[j] * p->tgt_len, (size_t)p->tgt_len * sizeof *tgt);
         if (px && aug && (aug->flip || aug->shift > 0 || aug->rotate > 0))
             tr_augment_image(input + (size_t)j * px, p->pixels + (size_t)idx[j] * px, p->channels, p->height,
-                             p->width, aug->flip, (int)aug->shift, aug->rotate,
+                             p->width, aug->flip, (int)aug->shift, aug->rotate, aug->rotate_bilinear,
                              tr_augment_key((uint64_t)aug->seed, epoch, idx[j]));
         else if (px)
             for (size_t k = 0; k < px; k++)
