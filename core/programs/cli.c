@@ -261,9 +261,6 @@ static double best_metric_of(const tr_config *c, const tr_eval *ev)
     }
 }
 
-/* train.keep_best after an evaluation (collective): best.h5 when the metric
- * improved, then checkpoint.h5 again so that a resume knows the best so far
- * and how many evaluations have passed since. */
 /* An evaluation's attention maps, then its line and metrics.csv row (rank
  * 0); a file that cannot be written stops every rank (exit 1), the files
  * as they were before it. The metrics.csv row comes last of everything an
@@ -289,6 +286,9 @@ static int write_eval_row(tr_session *s, const tr_eval *ev, long epoch, const ch
     return agree(&s->comm, tr_status_exit_code(st), &err);
 }
 
+/* train.keep_best after an evaluation (collective): best.h5 when the metric
+ * improved, then checkpoint.h5 again so that a resume knows the best so far
+ * and how many evaluations have passed since. */
 static int track_best(tr_session *s, const tr_eval *ev, const char *best, const char *ck)
 {
     const tr_config *c = s->cfg;

@@ -27,8 +27,9 @@ echo "kill_anywhere: $ranks rank(s), $kills kills, TR_KILL_SEED=$seed"
 
 # evaluations every 2 epochs (attention.h5 and metrics.csv rows, best.h5
 # when better), a checkpoint every 7 steps and at each epoch's end
+every=7
 args=(configs/time.yaml data.train=500 data.test=200 train.epochs=30 train.batch=50 train.eval_every=2
-      train.checkpoint_every=7 train.log_every=1 train.attention_samples=4 train.keep_best=exact_match)
+      train.checkpoint_every=$every train.log_every=1 train.attention_samples=4 train.keep_best=exact_match)
 run() { # run OUT: the command the user re-runs
     if [ "$ranks" -gt 1 ]; then
         launch/run.sh -n "$ranks" "${args[@]}" run.out="$1"
@@ -47,34 +48,45 @@ while [ "$k" -lt "$kills" ]; do
     attempt=$((attempt + 1))
     log="$tmp/attempt$attempt.log"
     rm -f "$tmp/sid"
+    # The moment, whatever the machine's speed: one kill in 6 while starting
+    # (reading the checkpoint, the data) at a random time; two in 6 just
+    # after a checkpoint step (0-5 ms: inside its write, slowed); three in 6
+    # right after a step that is not one, by the trainer's own test hook
+    # (TR_TEST_FAIL=0:STEP:sigkill: SIGKILL after that step), since polling
+    # the log is slower than a step. The steps are drawn from the rest of the
+    # run, spread so that the kills never run out of run.
+    done_steps="$(cat "$tmp"/attempt*.log 2>/dev/null | sed -n 's/^step \([0-9]*\)\/.*/\1/p' | sort -n | tail -n 1 || true)"
+    done_steps="${done_steps:-0}"
+    left=$(( kills - k ))
+    span=$(( 2 * (total - done_steps) / (left + 1) )); [ "$span" -ge 1 ] || span=1
+    target=$(( done_steps + 1 + RANDOM % span ))
+    hook=""
+    case $((RANDOM % 6)) in
+        0) kind=start; target=0; pause_ms=$(( RANDOM % 400 )) ;;
+        1|2) kind=write; target=$(( (target + every - 1) / every * every )); pause_ms=$(( RANDOM % 6 )) ;;
+        *) kind=step; [ $((target % every)) -ne 0 ] || target=$((target + 1)); pause_ms=0
+           hook="export TR_TEST_FAIL=0:$target:sigkill;" ;;
+    esac
     # a session of its own (its id in $tmp/sid), so that the kill reaches
     # mpirun and every rank; the subshell keeps bash from reporting the kill
-    ( setsid bash -c "echo \$\$ >'$tmp/sid'; $(declare -f run); $(declare -p args ranks trainer);
+    ( setsid bash -c "echo \$\$ >'$tmp/sid'; $(declare -f run); $(declare -p args ranks trainer); $hook
           export TR_TEST_SLOW_WRITE=150; run '$out'; exit \$?"; exit $? ) >"$log" 2>&1 &
     pid=$!
     for w in $(seq 1 200); do [ -s "$tmp/sid" ] && break; sleep 0.01; done
     sid="$(cat "$tmp/sid")"
-    # The moment: one kill in 6 while starting (reading the checkpoint,
-    # the data), at a random time; the others at a random step of the rest of
-    # the run (spread so that the kills never run out of run), then 0-60 ms
-    # later (0-25 ms): inside the step, its checkpoint write, an evaluation, its writes.
-    done_steps="$(sed -n 's/^step \([0-9]*\)\/.*/\1/p' "$tmp"/attempt*.log 2>/dev/null | sort -n | tail -n 1)"
-    done_steps="${done_steps:-0}"
-    left=$(( kills - k ))
-    if [ $((RANDOM % 6)) -eq 0 ]; then
-        target=0; pause_ms=$(( RANDOM % 400 ))
-    else
-        span=$(( 2 * (total - done_steps) / (left + 1) )); [ "$span" -ge 1 ] || span=1
-        target=$(( done_steps + 1 + RANDOM % span )); pause_ms=$(( RANDOM % 25 ))
-    fi
     while kill -0 "$pid" 2>/dev/null && [ "$(at_step "$log")" -lt "$target" ] 2>/dev/null \
           || { [ "$target" -gt 0 ] && [ -z "$(at_step "$log")" ] && kill -0 "$pid" 2>/dev/null; }; do
         sleep 0.01
     done
     sleep "0.$(printf '%03d' "$pause_ms")"
+    if [ "$kind" = step ]; then   # it kills itself after step $target: wait for that
+        for w in $(seq 1 3000); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+    fi
     if ! kill -0 "$pid" 2>/dev/null; then
-        wait "$pid" && break   # finished before its kill: the run is complete
-        cat "$log"; fail "attempt $attempt ended on its own with an error before its kill"
+        rc=0; wait "$pid" || rc=$?
+        [ "$rc" -ne 0 ] || break   # finished before its kill: the run is complete
+        [ "$kind" = step ] && [ "$(at_step "$log")" = "$target" ] \
+            || { cat "$log"; fail "attempt $attempt ended on its own (exit $rc) before its kill"; }
     fi
     pkill -KILL -s "$sid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -94,7 +106,7 @@ while [ "$k" -lt "$kills" ]; do
     else
         in_start=$((in_start + 1)); where="starting"
     fi
-    echo "kill $k (attempt $attempt, target step $target + ${pause_ms} ms): $where"
+    echo "kill $k (attempt $attempt, after step $target + ${pause_ms} ms): $where"
     # the checkpoint left behind opens
     if [ -e "$out/checkpoint.h5" ]; then
         "$trainer" inspect "$out/checkpoint.h5" >"$tmp/inspect" 2>&1 \
