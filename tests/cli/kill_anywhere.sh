@@ -58,7 +58,7 @@ while [ "$k" -lt "$kills" ]; do
     done_steps="$(cat "$tmp"/attempt*.log 2>/dev/null | sed -n 's/^step \([0-9]*\)\/.*/\1/p' | sort -n | tail -n 1 || true)"
     done_steps="${done_steps:-0}"
     left=$(( kills - k ))
-    span=$(( 2 * (total - done_steps) / (left + 1) )); [ "$span" -ge 1 ] || span=1
+    span=$(( (total - done_steps) / (left + 1) )); [ "$span" -ge 1 ] || span=1   # half the fair share, on average
     target=$(( done_steps + 1 + RANDOM % span ))
     hook=""
     case $((RANDOM % 6)) in
