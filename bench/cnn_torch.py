@@ -59,6 +59,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+PROG = os.path.basename(sys.argv[0])   # the script reading: this one, or bench/stn_torch.py importing load()
 
 
 # ---------------------------------------------------------------- data
@@ -69,13 +70,13 @@ def read_idx(path, magic, ndim):
     with gzip.open(path, "rb") as f:
         head = np.frombuffer(f.read(4 * (1 + ndim)), dtype=">i4")
         if head.size != 1 + ndim or int(head[0]) != magic:
-            sys.exit("cnn_torch.py: %s: magic %s, expected %d"
-                     % (path, int(head[0]) if head.size else "-", magic))
+            sys.exit("%s: %s: magic %s, expected %d"
+                     % (PROG, path, int(head[0]) if head.size else "-", magic))
         dims = [int(d) for d in head[1:]]
         arr = np.empty(dims, dtype=np.uint8)
         got = f.readinto(memoryview(arr).cast("B"))
         if got != arr.size or f.read(1):
-            sys.exit("cnn_torch.py: %s: data size does not match dims %s" % (path, dims))
+            sys.exit("%s: %s: data size does not match dims %s" % (PROG, path, dims))
     return arr
 
 
@@ -84,9 +85,9 @@ def load(data_dir, split):
     img = read_idx(os.path.join(data_dir, prefix + "-images-idx3-ubyte.gz"), 2051, 3)
     lab = read_idx(os.path.join(data_dir, prefix + "-labels-idx1-ubyte.gz"), 2049, 1)
     if img.shape[0] != lab.shape[0]:
-        sys.exit("cnn_torch.py: %s: %d images but %d labels" % (split, img.shape[0], lab.shape[0]))
+        sys.exit("%s: %s: %d images but %d labels" % (PROG, split, img.shape[0], lab.shape[0]))
     if lab.max() > 9:
-        sys.exit("cnn_torch.py: %s: label %d out of 0..9" % (split, int(lab.max())))
+        sys.exit("%s: %s: label %d out of 0..9" % (PROG, split, int(lab.max())))
     x = torch.from_numpy(img).unsqueeze(1)          # [N,1,28,28] uint8
     y = torch.from_numpy(lab.astype(np.int64))
     return x, y

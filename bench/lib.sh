@@ -218,3 +218,32 @@ END {
     }
 }' "$1"
 }
+
+# bench_targets TARGET FILE: FILE has one line per variant and side:
+# variant, side ("torch" or a trainer layout), median samples/s, ...
+# (tab-separated, "-" for a missing figure). Prints, per trainer layout,
+# whether it reaches TARGET x torch's samples/s for every variant (the
+# unrounded ratio of the medians) and its lowest ratio, to 3 decimals (a
+# 1.498 is not a 1.50).
+bench_targets() {
+    awk -F '\t' -v target="$1" '
+{ n++; var[n] = $1; name[n] = $2; sps[n] = $3; if ($2 == "torch") tsps[$1] = $3 }
+END {
+    for (i = 1; i <= n; i++) {
+        l = name[i]; v = var[i]
+        if (l == "torch") continue
+        if (!(l in seen)) { seen[l] = 1; order[++nl] = l; ok[l] = 1 }
+        if (sps[i] == "-" || tsps[v] == "" || tsps[v] == "-" || tsps[v] <= 0) { ok[l] = 0; missing[l] = 1; continue }
+        r = sps[i] / tsps[v]
+        if (r < target + 0) ok[l] = 0
+        if (!(l in lo) || r < lo[l]) { lo[l] = r; lov[l] = v }
+    }
+    for (k = 1; k <= nl; k++) {
+        l = order[k]
+        printf "target >= %.2fx torch for every variant: trainer %s %s", target, l, ok[l] ? "met" : "NOT met"
+        if (l in lo) printf " (lowest %.3fx, %s)", lo[l], lov[l]
+        if (missing[l]) printf " (some figures missing)"
+        printf "\n"
+    }
+}' "$2"
+}

@@ -8,6 +8,7 @@
 #include "runtime/session.h"
 #include "tr_test.h"
 #include "tr_model_check.h"
+#include "tr_test_config.h"
 #include "trainer/vision.h"
 
 /* extra: one more override, or NULL */
@@ -26,16 +27,7 @@ static tr_session *open_small(const char *attention, const char *norm, const cha
     ov[n++] = "run.out=/tmp/trainer-test-cnn";
     if (extra)
         ov[n++] = (char *)extra;
-    tr_config *cfg = NULL;
-    tr_error err = {0};
-    if (tr_config_load(&cfg, path, n, ov, &err)) {
-        printf("\n  %s\n", err.msg);
-        return NULL;
-    }
-    tr_session *s = NULL;
-    if (tr_session_open(&s, cfg, 1, &err))
-        printf("\n  %s\n", err.msg);
-    return s;
+    return tr_test_open(path, n, ov);
 }
 
 /* n images of the training split as floats, and their labels */

@@ -7,6 +7,7 @@
 #include "runtime/session.h"
 #include "tr_test.h"
 #include "tr_model_check.h"
+#include "tr_test_config.h"
 
 static tr_session *open_small(const char *scorer)
 {
@@ -27,16 +28,7 @@ static tr_session *open_small(const char *scorer)
     ov[n++] = "data.tgt_len=14";
     ov[n++] = "train.micro_batch=4";
     ov[n++] = "run.out=/tmp/trainer-test-nmt";
-    tr_config *cfg = NULL;
-    tr_error err = {0};
-    if (tr_config_load(&cfg, path, n, ov, &err)) {
-        printf("\n  %s\n", err.msg);
-        return NULL;
-    }
-    tr_session *s = NULL;
-    if (tr_session_open(&s, cfg, 1, &err))
-        printf("\n  %s\n", err.msg);
-    return s;
+    return tr_test_open(path, n, ov);
 }
 
 static void gradient(const char *scorer)

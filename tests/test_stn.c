@@ -9,6 +9,7 @@
 #include "runtime/session.h"
 #include "tr_test.h"
 #include "tr_model_check.h"
+#include "tr_test_config.h"
 
 static tr_session *open_small(const char *stn)
 {
@@ -21,16 +22,7 @@ static tr_session *open_small(const char *stn)
     ov[n++] = "data.test=16";
     ov[n++] = "train.micro_batch=4";
     ov[n++] = "run.out=/tmp/trainer-test-stn";
-    tr_config *cfg = NULL;
-    tr_error err = {0};
-    if (tr_config_load(&cfg, path, n, ov, &err)) {
-        printf("\n  %s\n", err.msg);
-        return NULL;
-    }
-    tr_session *s = NULL;
-    if (tr_session_open(&s, cfg, 1, &err))
-        printf("\n  %s\n", err.msg);
-    return s;
+    return tr_test_open(path, n, ov);
 }
 
 static const int64_t indices[4] = {11, 3, 42, 7};

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include "config/config.h"
+#include "runtime/session.h"
 
 /* Loads TR_SOURCE_DIR/configs/<name>.yaml with data paths under
  * TR_SOURCE_DIR/data/<name>/ and run.out under /tmp, plus `extra` overrides. */
@@ -25,6 +26,22 @@ static inline tr_status tr_test_load_config(tr_config **cfg, const char *name,
     for (int i = 0; i < n_extra && n < 32; i++)
         ov[n++] = extra[i];
     return tr_config_load(cfg, path, n, ov, err);
+}
+
+/* A session (with its data) of the config at `path` with `n` overrides, or
+ * NULL after printing why. */
+static inline tr_session *tr_test_open(const char *path, int n, char *const *ov)
+{
+    tr_config *cfg = NULL;
+    tr_error err = {0};
+    if (tr_config_load(&cfg, path, n, ov, &err)) {
+        printf("\n  %s\n", err.msg);
+        return NULL;
+    }
+    tr_session *s = NULL;
+    if (tr_session_open(&s, cfg, 1, &err))
+        printf("\n  %s\n", err.msg);
+    return s;
 }
 
 #endif
