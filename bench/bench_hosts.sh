@@ -10,11 +10,14 @@
 # hosts cannot bind: they would all take core 0). Prints samples/s
 # (medians), each side / shared memory, and the trainer's "time per step"
 # split. Environment: ROUNDS (3), RATE, BURST, DELAY, TRAINER
-# (build/trainer), TIME_EPOCHS (3), NMT_ARGS (overrides of configs/nmt.yaml).
+# (build/trainer), TIME_EPOCHS (3), TIME_ARGS (more overrides of
+# configs/time.yaml, e.g. "train.batch=400": more compute per step for the
+# same bytes), NMT_ARGS (overrides of configs/nmt.yaml), MODELS ("time nmt").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-3} RATE=${RATE:-1gbit} BURST=${BURST:-32kb} DELAY=${DELAY:-} TIME_EPOCHS=${TIME_EPOCHS:-3}
 NMT_ARGS=${NMT_ARGS:-"data.train=6400 data.test=0 train.epochs=1"}
+TIME_ARGS=${TIME_ARGS:-} MODELS=${MODELS:-time nmt}
 export TRAINER=${TRAINER:-build/trainer}
 [ -x "$TRAINER" ] || { echo "bench_hosts: no $TRAINER (run launch/setup.sh)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench_hosts: needs root (network namespaces)" >&2; exit 2; }
@@ -42,7 +45,7 @@ sides=(shm tcp shaped)
 unbound=(--mca hwloc_base_binding_policy none)
 
 declare -A args
-args[time]="configs/time.yaml train.epochs=$TIME_EPOCHS data.test=0 train.log_every=100000"
+args[time]="configs/time.yaml train.epochs=$TIME_EPOCHS data.test=0 train.log_every=100000 $TIME_ARGS"
 args[nmt]="configs/nmt.yaml $NMT_ARGS train.log_every=100000"
 run() { # run MODEL SIDE ROUND: one run; its log in $out/MODEL.SIDE.ROUND
     local log="$out/$1.$2.$3"
@@ -56,7 +59,7 @@ run() { # run MODEL SIDE ROUND: one run; its log in $out/MODEL.SIDE.ROUND
     fi || { tail -n 5 "$log" >&2; echo "bench_hosts: $1 on $2 failed" >&2; exit 1; }
 }
 for r in $(seq 1 "$ROUNDS"); do
-    for m in time nmt; do
+    for m in $MODELS; do
         for side in "${sides[@]}"; do run "$m" "$side" "$r"; done
     done
     echo "round $r of $ROUNDS done" >&2
@@ -68,7 +71,7 @@ rate_of() { sed -n 's/^train done: .*, \([0-9.]*\) samples\/s$/\1/p' "$1"; }
 split_of() { sed -n 's/^time per step (rank 0): \([0-9.]*\) ms = compute \([0-9.]*\) + waiting for ranks \([0-9.]*\) + reduction \([0-9.]*\) + optimizer \([0-9.]*\) + rest \([0-9.]*\)$/\1 \2 \3 \4 \5 \6/p' "$1"; }
 echo "2 ranks x 1 thread, $ROUNDS rounds, $(nproc) cores; hosts: 2 network namespaces; shaped: tbf $RATE burst $BURST${DELAY:+, netem delay $DELAY each way}; $("$TRAINER" --version)"
 printf '%-6s %-8s %11s %9s   %s\n' model side "samples/s" "x shm" "time per step, ms (medians): all = compute + waiting + reduction + optimizer + rest"
-for m in time nmt; do
+for m in $MODELS; do
     base=""
     for side in "${sides[@]}"; do
         rates=() ; declare -a c0=() c1=() c2=() c3=() c4=() c5=()
