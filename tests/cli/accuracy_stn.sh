@@ -10,7 +10,8 @@ trainer="$1" out="$2"
 MIN_STN=${MIN_STN:-0.765} MIN_GAP=${MIN_GAP:-0.03}
 dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 accuracy_of() { # CONFIG: the final test accuracy line's figure
-    local log="$out.$(basename "$1" .yaml).log"
+    local log
+    log="$out.$(basename "$1" .yaml).log"
     "$dir/accuracy.sh" "$trainer" "$1" 0 "$out/$(basename "$1" .yaml)" > "$log" 2>&1 ||
         { tail -n 5 "$log"; echo "FAIL: $1 did not train" >&2; return 1; }
     sed -n 's/^ok: accuracy \([0-9.]*\) .*/\1/p' "$log"
