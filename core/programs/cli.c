@@ -684,7 +684,7 @@ static void print_maps(const tr_session *s, float *const *maps, const char *what
                      dot && strcmp(dot, ".png") == 0 ? (int)(dot - what) : (int)strlen(what), what, name);
             float lo, hi;
             tr_error e = {0};
-            if (tr_png_write_scaled(path, v, m->shape[1], m->shape[2], &lo, &hi, &e))
+            if (tr_png_write_scaled(path, v, m->shape[0], m->shape[1], m->shape[2], &lo, &hi, &e))
                 fprintf(stderr, "trainer: %s\n", e.msg);
             else
                 printf("%s [%dx%dx%d]: %s (%.2f .. %.2f shown as 0 .. 255)\n", m->name, m->shape[0], m->shape[1],
