@@ -250,10 +250,14 @@ def plot_image(step, d, i, out):
 
 
 def grid_of(images, cols):
-    """[K, H, W] -> one [rows*(H+2), cols*(W+2)] mosaic (torchvision's make_grid), each image scaled to [0, 1]."""
-    k, h, w = images.shape
+    """[K, C, H, W] -> one mosaic (torchvision's make_grid), each image scaled
+    to [0, 1]: [rows*(H+2), cols*(W+2), 3] for 3 channels (RGB), else
+    [rows*(H+2), cols*(W+2)] of the first channel."""
+    images = images.astype(np.float64)
+    images = images.transpose(0, 2, 3, 1) if images.shape[1] == 3 else images[:, 0]
+    k, h, w = images.shape[:3]
     rows = (k + cols - 1) // cols
-    m = np.ones((rows * (h + 2), cols * (w + 2)))
+    m = np.ones((rows * (h + 2), cols * (w + 2)) + images.shape[3:])
     for j, a in enumerate(images):
         lo, hi = float(a.min()), float(a.max())
         r, c = divmod(j, cols)
@@ -266,8 +270,8 @@ def plot_stn(step, d, k, out):
     k = min(k, d["image"].shape[0])
     cols = int(np.ceil(np.sqrt(k)))
     fig, ax = plt.subplots(1, 2, figsize=(8, 4.3))
-    for a, imgs, title in ((ax[0], d["image"][:k, 0].astype(np.float64), "inputs"),
-                           (ax[1], d["stn"]["transformed"][:k, 0], "transformed by the STN")):
+    for a, imgs, title in ((ax[0], d["image"][:k], "inputs"),
+                           (ax[1], d["stn"]["transformed"][:k], "transformed by the STN")):
         a.imshow(grid_of(imgs, cols), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         a.set_title(title, fontsize=10)
         a.set_xticks([])
