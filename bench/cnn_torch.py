@@ -204,25 +204,37 @@ def main():
           % (args.attention, args.norm, n_params, n_tr, xte.shape[0],
              torch.get_num_threads(), args.seed), flush=True)
 
+    def batch_step(idx):
+        xb, yb = to_input(xtr[idx]), ytr[idx]
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    model.train()
+    train_and_report(args, n_tr, shuffle, batch_step, lambda: accuracy(model, xte, yte), xte.shape[0])
+
+
+def train_and_report(args, n_tr, gen, batch_step, evaluate, n_test):
+    """The twins' epochs and output lines (the module's docstring): each
+    epoch a permutation of the n_tr training indices from gen, batch_step(idx)
+    (a training step on those samples, returning its loss) per batch of
+    args.batch, then evaluate() (the test accuracy) unless args.max_steps
+    stopped it; the first args.warmup steps are not timed."""
     step = 0
     timed_samples, timed_time = 0, 0.0
     acc = None
     done = False
-    model.train()
     for epoch in range(1, args.epochs + 1):
         ep_samples, ep_time = 0, 0.0
         loss_sum, seen = 0.0, 0
         t_start = time.perf_counter()          # start of the timed part of this epoch
-        perm = torch.randperm(n_tr, generator=shuffle)
+        perm = torch.randperm(n_tr, generator=gen)
         for i in range(0, n_tr, args.batch):
             idx = perm[i:i + args.batch]
-            xb, yb = to_input(xtr[idx]), ytr[idx]
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
             b = idx.shape[0]
-            loss_sum += float(loss) * b
+            loss_sum += batch_step(idx) * b
             seen += b
             step += 1
             if step <= args.warmup:            # untimed: restart the clock after it
@@ -242,7 +254,7 @@ def main():
             line += "  test-accuracy -  (stopped after %d steps)" % step
         else:
             t_ev = time.perf_counter()
-            acc = accuracy(model, xte, yte)
+            acc = evaluate()
             line += "  test-accuracy %.4f  (eval %.1f s)" % (acc, time.perf_counter() - t_ev)
         print(line, flush=True)
         if done:
@@ -250,7 +262,7 @@ def main():
 
     print("train done: %d samples in %.2f s, %.1f samples/s"
           % (timed_samples, timed_time, timed_samples / max(timed_time, 1e-9)))
-    print("eval: test-accuracy %s on %d test" % ("-" if acc is None else "%.4f" % acc, xte.shape[0]))
+    print("eval: test-accuracy %s on %d test" % ("-" if acc is None else "%.4f" % acc, n_test))
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss          # KiB on Linux
     print("peak rss: %.1f MiB (%d KiB)" % (kib / 1024.0, kib), flush=True)
 

@@ -71,16 +71,14 @@ per-epoch <T>, <R> likewise; "test-accuracy -" when not evaluated;
 """
 import argparse
 import math
-import resource
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_torch import DEFAULT_DATA, load  # the same IDX files, read the same way
+from cnn_torch import DEFAULT_DATA, load, train_and_report  # the same files, epochs and output lines
 
 TEST_ROTATE_SEED = 0x54455354524f54      # "TESTROT": the test set's angles, whatever --seed
 
@@ -264,56 +262,17 @@ def main():
           % (args.stn, n_params, n_tr, xte.shape[0], args.rotate, args.test_rotate, norm_text,
              torch.get_num_threads(), args.seed), flush=True)
 
-    step = 0
-    timed_samples, timed_time = 0, 0.0
-    acc = None
-    done = False
-    model.train()
-    for epoch in range(1, args.epochs + 1):
-        ep_samples, ep_time = 0, 0.0
-        loss_sum, seen = 0.0, 0
-        t_start = time.perf_counter()          # start of the timed part of this epoch
-        perm = torch.randperm(n_tr, generator=gen)
-        for i in range(0, n_tr, args.batch):
-            idx = perm[i:i + args.batch]
-            b = idx.shape[0]
-            deg = angles(b, args.rotate, gen) if args.rotate > 0 else None
-            xb, yb = inputs(xtr[idx], deg), ytr[idx]
-            loss = F.nll_loss(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss) * b
-            seen += b
-            step += 1
-            if step <= args.warmup:            # untimed: restart the clock after it
-                t_start = time.perf_counter()
-            else:
-                ep_samples += b
-            if args.max_steps and step >= args.max_steps:
-                done = True
-                break
-        ep_time = time.perf_counter() - t_start
-        timed_samples += ep_samples
-        timed_time += ep_time
-        rate = ep_samples / ep_time if ep_samples and ep_time > 0 else 0.0
-        line = ("epoch %d: loss %.4f  %.1f s  %.1f samples/s"
-                % (epoch, loss_sum / max(1, seen), ep_time, rate))
-        if done:
-            line += "  test-accuracy -  (stopped after %d steps)" % step
-        else:
-            t_ev = time.perf_counter()
-            acc = accuracy(model, inputs, xte, yte)
-            line += "  test-accuracy %.4f  (eval %.1f s)" % (acc, time.perf_counter() - t_ev)
-        print(line, flush=True)
-        if done:
-            break
+    def batch_step(idx):
+        deg = angles(idx.shape[0], args.rotate, gen) if args.rotate > 0 else None
+        xb, yb = inputs(xtr[idx], deg), ytr[idx]
+        loss = F.nll_loss(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss)
 
-    print("train done: %d samples in %.2f s, %.1f samples/s"
-          % (timed_samples, timed_time, timed_samples / max(timed_time, 1e-9)))
-    print("eval: test-accuracy %s on %d test" % ("-" if acc is None else "%.4f" % acc, xte.shape[0]))
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss          # KiB on Linux
-    print("peak rss: %.1f MiB (%d KiB)" % (kib / 1024.0, kib), flush=True)
+    model.train()
+    train_and_report(args, n_tr, gen, batch_step, lambda: accuracy(model, inputs, xte, yte), xte.shape[0])
 
 
 if __name__ == "__main__":
